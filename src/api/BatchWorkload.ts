@@ -1,0 +1,172 @@
+import { Effect, Schema } from "effect"
+import { goDuration } from "./GoDuration.ts"
+
+export const group = "batch.example.com"
+export const version = "v1alpha1"
+export const apiVersion = `${group}/${version}`
+export const kind = "BatchWorkload"
+export const plural = "batchworkloads"
+export const singular = "batchworkload"
+export const shortNames = ["bwl"]
+
+/** The finalizer that lets the operator delete a workload's pods before the workload goes away. */
+export const finalizer = `${group}/finalizer`
+/** Setting this annotation to a new value starts a new run over every node. */
+export const retryAnnotation = `${group}/retry`
+
+/**
+ * Defaults the decoder applies when a field is absent. The CRD generator writes
+ * the same values into the OpenAPI schema, so the API server stores them too and
+ * `kubectl get -o yaml` shows the effective spec.
+ */
+export const specDefaults = {
+  includeUnschedulableNodes: false,
+  mode: "LongRunning",
+  batchSize: 1,
+  timeout: "5m",
+  maxRetries: 3,
+  initialBackoff: "10s",
+  maxBackoff: "5m"
+} as const
+
+const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
+  self.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
+
+const describe = (description: string) => <S extends Schema.Top>(self: S) => self.annotate({ description })
+
+const NonEmptyString = Schema.String.check(Schema.isNonEmpty())
+const StringMap = Schema.Record(Schema.String, Schema.String)
+
+/** A Kubernetes resource quantity: `100m`, `64Mi`, or a bare number such as `1`. */
+const Quantity = Schema.Union([
+  Schema.String.check(Schema.isPattern(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/)),
+  Schema.Int
+])
+
+export const Toleration = Schema.Struct({
+  key: Schema.optionalKey(Schema.String),
+  operator: Schema.optionalKey(Schema.Literals(["Exists", "Equal"])),
+  value: Schema.optionalKey(Schema.String),
+  effect: Schema.optionalKey(Schema.Literals(["NoSchedule", "PreferNoSchedule", "NoExecute"])),
+  tolerationSeconds: Schema.optionalKey(Schema.Int)
+})
+export type Toleration = typeof Toleration.Type
+
+export const EnvVar = Schema.Struct({
+  name: NonEmptyString,
+  value: Schema.optionalKey(Schema.String)
+})
+
+export const ResourceRequirements = Schema.Struct({
+  requests: Schema.optionalKey(Schema.Record(Schema.String, Quantity)),
+  limits: Schema.optionalKey(Schema.Record(Schema.String, Quantity))
+})
+
+export const WorkloadMode = Schema.Literals(["LongRunning", "RunToCompletion"])
+export type WorkloadMode = typeof WorkloadMode.Type
+
+export const BatchWorkloadSpec = Schema.Struct({
+  replicas: Schema.optionalKey(
+    Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 })).pipe(
+      describe("How many nodes to deploy to (1-1000). Without it, every selected node.")
+    )
+  ),
+  nodeNames: Schema.optionalKey(
+    Schema.Array(NonEmptyString).check(Schema.isMaxLength(1000), Schema.isUnique()).pipe(
+      describe("Explicit node names, in order. Overrides nodeSelector; a missing or unready node is reported in its nodeStatus.")
+    )
+  ),
+  nodeSelector: Schema.optionalKey(
+    StringMap.pipe(describe("Node labels that must all match. With neither nodeNames nor nodeSelector, every eligible node."))
+  ),
+  includeUnschedulableNodes: Schema.Boolean.pipe(describe("Also deploy to cordoned (unschedulable) nodes."), withDefault(specDefaults.includeUnschedulableNodes)),
+  tolerations: Schema.optionalKey(
+    Schema.Array(Toleration).pipe(
+      describe("Taints these tolerate do not exclude a node; they are also set on the pods.")
+    )
+  ),
+  image: NonEmptyString.pipe(describe("Container image to run on every node.")),
+  imagePullPolicy: Schema.optionalKey(Schema.Literals(["Always", "IfNotPresent", "Never"])),
+  command: Schema.optionalKey(Schema.Array(Schema.String).pipe(describe("Container entrypoint."))),
+  args: Schema.optionalKey(Schema.Array(Schema.String).pipe(describe("Arguments to the entrypoint."))),
+  env: Schema.optionalKey(Schema.Array(EnvVar).pipe(describe("Environment variables for the container."))),
+  resources: Schema.optionalKey(ResourceRequirements.pipe(describe("Container resource requests and limits."))),
+  podLabels: Schema.optionalKey(StringMap.pipe(describe("Extra labels for every pod."))),
+  podAnnotations: Schema.optionalKey(StringMap.pipe(describe("Extra annotations for every pod."))),
+  mode: WorkloadMode.pipe(describe(
+      "LongRunning: a node succeeds when its pod is Ready, pods keep running, and nodes that become eligible later get a pod. RunToCompletion: a node succeeds when its pod exits 0."
+    ), withDefault(specDefaults.mode)),
+  batchSize: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })).pipe(describe("How many nodes are processed at once (1-100)."), withDefault(specDefaults.batchSize)),
+  timeout: goDuration("Per-node limit for one attempt, as a Go duration (60s, 5m, 1h30m).").pipe(withDefault(specDefaults.timeout)),
+  maxRetries: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })).pipe(describe("Retries per node after its first attempt fails or times out (0-10)."), withDefault(specDefaults.maxRetries)),
+  initialBackoff: goDuration("Delay before a node's first retry; doubles on each further retry.").pipe(withDefault(specDefaults.initialBackoff)),
+  maxBackoff: goDuration("Upper bound of the delay between retries (before ±20% jitter).").pipe(withDefault(specDefaults.maxBackoff))
+})
+export type BatchWorkloadSpec = typeof BatchWorkloadSpec.Type
+
+/** Extra validation the OpenAPI schema cannot say, as CEL rules keyed by the spec field they sit on. */
+export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonly message: string }> = [
+  { rule: "!has(self.timeout) || duration(self.timeout) >= duration('1s')", message: "timeout must be at least 1s" },
+  {
+    rule: "!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.initialBackoff) <= duration(self.maxBackoff)",
+    message: "initialBackoff must not exceed maxBackoff"
+  },
+  {
+    rule: "!has(self.nodeNames) || !has(self.replicas) || self.replicas <= size(self.nodeNames)",
+    message: "replicas must not exceed the number of nodeNames"
+  }
+]
+
+export const NodePhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed"])
+export type NodePhase = typeof NodePhase.Type
+export const WorkloadPhase = NodePhase
+export type WorkloadPhase = NodePhase
+
+export const NodeStatus = Schema.Struct({
+  nodeName: Schema.String,
+  phase: NodePhase,
+  attempts: Schema.Int,
+  podName: Schema.optionalKey(Schema.String),
+  message: Schema.optionalKey(Schema.String),
+  lastTransitionTime: Schema.optionalKey(Schema.String)
+})
+export type NodeStatus = typeof NodeStatus.Type
+
+export const Condition = Schema.Struct({
+  type: Schema.String,
+  status: Schema.Literals(["True", "False", "Unknown"]),
+  reason: Schema.String,
+  message: Schema.String,
+  lastTransitionTime: Schema.String,
+  observedGeneration: Schema.optionalKey(Schema.Int)
+})
+export type Condition = typeof Condition.Type
+
+export const BatchWorkloadStatus = Schema.Struct({
+  phase: Schema.optionalKey(WorkloadPhase),
+  observedGeneration: Schema.optionalKey(Schema.Int),
+  revision: Schema.optionalKey(Schema.String.pipe(describe("Hash of the pod template and retry token the nodes were run with."))),
+  handledRetry: Schema.optionalKey(Schema.String.pipe(describe("Last value of the batch.example.com/retry annotation acted on."))),
+  desiredNodes: Schema.optionalKey(Schema.Int),
+  totalNodes: Schema.optionalKey(Schema.Int),
+  succeededNodes: Schema.optionalKey(Schema.Int),
+  failedNodes: Schema.optionalKey(Schema.Int),
+  runningNodes: Schema.optionalKey(Schema.Int),
+  pendingNodes: Schema.optionalKey(Schema.Int),
+  progress: Schema.optionalKey(Schema.String.pipe(describe("succeeded/total, for kubectl get."))),
+  startTime: Schema.optionalKey(Schema.String),
+  completionTime: Schema.optionalKey(Schema.String),
+  nodeStatus: Schema.optionalKey(Schema.Array(NodeStatus)),
+  conditions: Schema.optionalKey(Schema.Array(Condition))
+})
+export type BatchWorkloadStatus = typeof BatchWorkloadStatus.Type
+
+export const printerColumns = [
+  { name: "Phase", type: "string", jsonPath: ".status.phase" },
+  { name: "Progress", type: "string", jsonPath: ".status.progress", description: "Succeeded nodes / selected nodes" },
+  { name: "Failed", type: "integer", jsonPath: ".status.failedNodes" },
+  { name: "Running", type: "integer", jsonPath: ".status.runningNodes", priority: 1 },
+  { name: "Batch", type: "integer", jsonPath: ".spec.batchSize", priority: 1 },
+  { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+] as const

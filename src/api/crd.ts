@@ -1,0 +1,104 @@
+import { Schema } from "effect"
+import {
+  BatchWorkloadSpec,
+  BatchWorkloadStatus,
+  group,
+  kind,
+  plural,
+  printerColumns,
+  shortNames,
+  singular,
+  specDefaults,
+  specValidationRules,
+  version
+} from "./BatchWorkload.ts"
+
+/** A JSON Schema / OpenAPI v3 object, as plain data. */
+type JsonObject = { [key: string]: unknown }
+
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const isUnboundedInteger = (value: unknown) =>
+  value === Number.MAX_SAFE_INTEGER || value === Number.MIN_SAFE_INTEGER
+
+/**
+ * Turns Effect's draft 2020-12 JSON Schema into the structural OpenAPI v3
+ * subset the API server accepts for CRDs: no `uniqueItems` (a list-type set
+ * instead), no `additionalProperties: true` next to `properties`, int-or-string
+ * unions as `x-kubernetes-int-or-string`, and no placeholder integer bounds.
+ */
+const toStructural = (schema: unknown): unknown => {
+  if (Array.isArray(schema)) return schema.map(toStructural)
+  if (!isObject(schema)) return schema
+  const variants = schema["anyOf"]
+  if (Array.isArray(variants)) {
+    const types = variants.filter(isObject).map((variant) => variant["type"]).sort()
+    if (types.join(",") === "integer,string") return { "x-kubernetes-int-or-string": true }
+  }
+  const result: JsonObject = {}
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "additionalProperties" && value === true) continue
+    if ((key === "minimum" || key === "maximum") && isUnboundedInteger(value)) continue
+    if (key === "uniqueItems") {
+      if (value === true) result["x-kubernetes-list-type"] = "set"
+      continue
+    }
+    result[key] = key === "properties" && isObject(value)
+      ? Object.fromEntries(Object.entries(value).map(([name, property]) => [name, toStructural(property)]))
+      : toStructural(value)
+  }
+  return result
+}
+
+const openApiSchema = (schema: Schema.Top): JsonObject => {
+  const document = Schema.toJsonSchemaDocument(Schema.toEncoded(schema))
+  const structural = toStructural(document.schema)
+  if (!isObject(structural)) throw new Error("a workload schema must compile to a JSON object schema")
+  return structural
+}
+
+const specSchema = (): JsonObject => {
+  const spec = openApiSchema(BatchWorkloadSpec)
+  const properties = isObject(spec["properties"]) ? spec["properties"] : {}
+  for (const [field, value] of Object.entries(specDefaults)) {
+    const property = properties[field]
+    if (isObject(property)) property["default"] = value
+  }
+  return { ...spec, "x-kubernetes-validations": specValidationRules }
+}
+
+/** The CustomResourceDefinition, generated from the same Schemas that decode the resource. */
+export const customResourceDefinition = () => ({
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: `${plural}.${group}` },
+  spec: {
+    group,
+    names: { kind, listKind: `${kind}List`, plural, singular, shortNames, categories: ["all"] },
+    scope: "Namespaced",
+    versions: [
+      {
+        name: version,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: printerColumns,
+        schema: {
+          openAPIV3Schema: {
+            description: "Runs one pod per selected node, at most batchSize nodes at a time, with retries and a per-node timeout.",
+            type: "object",
+            required: ["spec"],
+            properties: {
+              apiVersion: { type: "string" },
+              kind: { type: "string" },
+              metadata: { type: "object" },
+              spec: specSchema(),
+              status: openApiSchema(BatchWorkloadStatus)
+            }
+          }
+        }
+      }
+    ]
+  }
+})
