@@ -39,7 +39,7 @@ const StringMap = Schema.Record(Schema.String, Schema.String)
 
 /** A Kubernetes resource quantity: `100m`, `64Mi`, or a bare number such as `1`. */
 const Quantity = Schema.Union([
-  Schema.String.check(Schema.isPattern(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/)),
+  Schema.String.check(Schema.isPattern(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/u)),
   Schema.Int
 ])
 

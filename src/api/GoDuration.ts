@@ -9,7 +9,7 @@ import { Duration, Effect, Option, Schema, SchemaIssue, SchemaTransformation } f
 export const goDurationPattern = "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"
 
 const segment = /([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g
-const wholeDuration = new RegExp(goDurationPattern)
+const wholeDuration = new RegExp(goDurationPattern, "u")
 
 const millisPerUnit: Record<string, number> = {
   ns: 1e-6,

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Builds the control-plane binaries used by the integration tests and `npm run dev`
+# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok)
+# from the Go wrapper modules under test/controlplane/go/.
+#
+# Binaries go into a cache outside the repo, keyed by the pinned versions plus a
+# hash of the wrapper modules and of this script:
+#   ${BWO_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-workload-operator/controlplane}/<key>/bin/
+# A binary that is already there is not rebuilt, so a second run takes well under a second.
+# The last line on stdout is the bin directory (progress goes to stderr).
+#
+# Usage: scripts/build-control-plane.sh [--print-bin-dir]
+#   --print-bin-dir  print the bin directory and exit, building nothing
+# Environment:
+#   BWO_CONTROLPLANE_CACHE  cache root (default above)
+#   BWO_BUILD_PARALLELISM   go build -p (default: 2, or 1 with less than 6 GiB of memory)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+mod_root="$repo_root/test/controlplane/go"
+
+log() { printf '[build-control-plane] %s\n' "$*" >&2; }
+die() { printf '[build-control-plane] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- versions, read from the committed wrapper modules ------------------------------------
+mod_version() { # <go.mod> <module path>: the required version of that module
+  awk -v m="$2" '($1 == m && $2 ~ /^v/) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' "$1"
+}
+k8s_version="$(mod_version "$mod_root/kubernetes/go.mod" k8s.io/kubernetes)"
+etcd_version="$(mod_version "$mod_root/etcd/go.mod" go.etcd.io/etcd/server/v3)"
+kwok_version="$(mod_version "$mod_root/kwok/go.mod" sigs.k8s.io/kwok)"
+[[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" ]] \
+  || die "could not read the pinned versions from $mod_root/*/go.mod"
+
+inputs_hash="$(cat "$mod_root"/{kubernetes,etcd,kwok}/go.{mod,sum} "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
+key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_${inputs_hash}"
+cache_root="${BWO_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-workload-operator/controlplane}"
+bin_dir="$cache_root/$key/bin"
+
+if [[ "${1:-}" == "--print-bin-dir" ]]; then
+  echo "$bin_dir"
+  exit 0
+fi
+
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+all_present() {
+  local b
+  for b in "${binaries[@]}"; do [[ -x "$bin_dir/$b" ]] || return 1; done
+}
+if all_present; then
+  log "up to date: $bin_dir"
+  echo "$bin_dir"
+  exit 0
+fi
+
+# --- Go toolchain -----------------------------------------------------------------------
+# The newest `go` directive among the wrapper modules is the minimum Go version.
+required_go="$(awk '$1 == "go" { print $2 }' "$mod_root"/{kubernetes,etcd,kwok}/go.mod | sort -V | tail -1)"
+version_ge() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" == "$2" ]]; }
+go_version() { go env GOVERSION 2>/dev/null | sed 's/^go//'; }
+
+if ! command -v go >/dev/null 2>&1; then
+  # Debian's golang-go is usually far too old for Kubernetes; only use it if it is new enough.
+  candidate=""
+  if command -v apt-cache >/dev/null 2>&1; then
+    candidate="$(apt-cache policy golang-go 2>/dev/null | awk '/Candidate:/ { print $2 }' | sed -E 's/^[0-9]+://; s/[~+-].*$//')"
+  fi
+  if [[ -n "$candidate" && "$candidate" != "(none)" ]] && version_ge "$candidate" "$required_go" && [[ "$(id -u)" == 0 ]]; then
+    log "Go is missing; installing golang-go $candidate with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y golang-go >&2
+    export PATH="$PATH:/usr/lib/go/bin"
+  else
+    die "Go is not installed. Building the control plane needs Go >= $required_go (go directives in $mod_root/*/go.mod).
+  Debian's golang-go candidate is '${candidate:-none}', which is not enough.
+  Install Go >= $required_go from https://go.dev/dl/ (or your distribution) and put it on PATH."
+  fi
+fi
+
+have_go="$(go_version)"
+if ! version_ge "$have_go" "$required_go"; then
+  # Go >= 1.21 can fetch a newer toolchain from the module proxy (golang.org/toolchain).
+  if version_ge "$have_go" 1.21 && [[ "$(go env GOTOOLCHAIN)" != "local" || -n "${BWO_ALLOW_TOOLCHAIN_DOWNLOAD:-}" ]]; then
+    log "Go $have_go < $required_go: letting the go command download go$required_go (GOTOOLCHAIN=go$required_go+auto)"
+    export GOTOOLCHAIN="go$required_go+auto"
+  else
+    die "Go $have_go is too old: the wrapper modules need Go >= $required_go.
+  Install a newer Go, or set BWO_ALLOW_TOOLCHAIN_DOWNLOAD=1 to let Go >= 1.21 download go$required_go from the module proxy."
+  fi
+fi
+
+# --- build ------------------------------------------------------------------------------
+mkdir -p "$bin_dir"
+exec 9>"$cache_root/$key/.lock"
+if ! flock -n 9; then
+  log "another build of $key is running; waiting for it"
+  flock 9
+fi
+
+if [[ -z "${BWO_BUILD_PARALLELISM:-}" ]]; then
+  mem_kib="$(awk '/MemTotal/ { print $2 }' /proc/meminfo 2>/dev/null || echo 0)"
+  if (( mem_kib > 0 && mem_kib < 6 * 1024 * 1024 )); then BWO_BUILD_PARALLELISM=1; else BWO_BUILD_PARALLELISM=2; fi
+fi
+
+# As upstream (hack/lib/golang.sh): static, trimmed, stripped, tagged.
+export CGO_ENABLED=0
+export GOFLAGS="-p=$BWO_BUILD_PARALLELISM -buildvcs=false -mod=readonly"
+k8s_tags="selinux,notest,grpcnotrace"
+
+# Version stamping, so /version and `kubectl version` report the pinned release.
+k8s_info="$(cd "$mod_root/kubernetes" && go mod download -json k8s.io/kubernetes)"
+k8s_info_file="$(sed -n 's/^\s*"Info": "\(.*\)",\?$/\1/p' <<<"$k8s_info")"
+k8s_commit="$(sed -n 's/.*"Hash" *: *"\([0-9a-f]\{40\}\)".*/\1/p' "$k8s_info_file" 2>/dev/null | head -1 || true)"
+k8s_date="$(cd "$mod_root/kubernetes" && go list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)"
+k8s_minor="$(cut -d. -f2 <<<"$k8s_version")"
+k8s_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor"
+  k8s_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=${k8s_date:-1970-01-01T00:00:00Z}"
+  [[ -n "$k8s_commit" ]] && k8s_ldflags+=" -X $pkg.gitCommit=$k8s_commit"
+done
+
+build_one() { # <name> <module dir> <package> <tags> <ldflags>
+  local name="$1" dir="$2" pkg="$3" tags="$4" ldflags="$5" start tmp
+  if [[ -x "$bin_dir/$name" ]]; then
+    log "$name: already built"
+    return
+  fi
+  log "$name: building $pkg (go build -p=$BWO_BUILD_PARALLELISM; a cold build of the Kubernetes binaries takes 10-25 min on 2 cores)"
+  start=$SECONDS
+  tmp="$bin_dir/.$name.tmp.$$"
+  (cd "$mod_root/$dir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp" "$pkg") \
+    || { rm -f "$tmp"; die "building $name failed (see the go output above)"; }
+  mv -f "$tmp" "$bin_dir/$name"
+  log "$name: built in $((SECONDS - start))s"
+}
+
+total_start=$SECONDS
+log "Go $(go_version); building into $bin_dir"
+build_one kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$k8s_tags" "$k8s_ldflags"
+build_one kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_tags" "$k8s_ldflags"
+build_one kube-scheduler kubernetes k8s.io/kubernetes/cmd/kube-scheduler "$k8s_tags" "$k8s_ldflags"
+build_one kubectl kubernetes k8s.io/kubernetes/cmd/kubectl "$k8s_tags" "$k8s_ldflags"
+build_one etcd etcd go.etcd.io/etcd/server/v3 "" "-s -w"
+build_one kwok kwok sigs.k8s.io/kwok/cmd/kwok "" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}"
+
+cat >"$bin_dir/../versions.txt" <<EOF
+kubernetes $k8s_version ${k8s_commit:-}
+etcd $etcd_version
+kwok $kwok_version
+go $(go_version)
+EOF
+all_present || die "some binaries are missing from $bin_dir"
+log "done in $((SECONDS - total_start))s: $bin_dir"
+echo "$bin_dir"

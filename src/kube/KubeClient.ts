@@ -1,0 +1,87 @@
+import { Context, type Effect, Schema, type Stream } from "effect"
+import type { Kind, Kinds } from "../api/core.ts"
+
+export const KubeErrorReason = Schema.Literals([
+  "NotFound",
+  "Conflict",
+  "AlreadyExists",
+  "Gone",
+  "Forbidden",
+  "Invalid",
+  "Throttled",
+  "Unavailable",
+  "Unknown"
+])
+export type KubeErrorReason = typeof KubeErrorReason.Type
+
+/** One error type for every API failure; `reason` says what the caller may do about it. */
+export class KubeApiError extends Schema.TaggedError<KubeApiError>()("KubeApiError", {
+  reason: KubeErrorReason,
+  message: Schema.String,
+  status: Schema.optionalKey(Schema.Number)
+}) {
+  /** Worth trying again unchanged: the server was busy, unreachable or the object moved on. */
+  get retryable() {
+    return this.reason === "Throttled" || this.reason === "Unavailable" || this.reason === "Conflict" || this.reason === "Unknown"
+  }
+}
+
+export const reasonForStatus = (status: number): KubeErrorReason => {
+  switch (status) {
+    case 404:
+      return "NotFound"
+    case 409:
+      return "Conflict"
+    case 410:
+      return "Gone"
+    case 401:
+    case 403:
+      return "Forbidden"
+    case 400:
+    case 422:
+      return "Invalid"
+    case 429:
+      return "Throttled"
+    default:
+      return status >= 500 ? "Unavailable" : "Unknown"
+  }
+}
+
+export interface ListOptions {
+  /** Omitted: all namespaces (or cluster-scoped kinds). */
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+}
+
+export interface WatchOptions extends ListOptions {
+  readonly resourceVersion: string
+}
+
+export type WatchEvent<A> =
+  | { readonly type: "ADDED" | "MODIFIED" | "DELETED"; readonly object: A }
+  | { readonly type: "BOOKMARK"; readonly resourceVersion: string }
+
+export interface ListResult<A> {
+  readonly items: ReadonlyArray<A>
+  readonly resourceVersion: string
+}
+
+/** The verbs the operator needs, generic over the kinds it touches. Patches are JSON merge patches. */
+export class KubeClient extends Context.Service<KubeClient, {
+  readonly list: <K extends Kind>(kind: K, options: ListOptions) => Effect.Effect<ListResult<Kinds[K]>, KubeApiError>
+  readonly watch: <K extends Kind>(kind: K, options: WatchOptions) => Stream.Stream<WatchEvent<Kinds[K]>, KubeApiError>
+  readonly create: <K extends Kind>(kind: K, object: Kinds[K]) => Effect.Effect<Kinds[K], KubeApiError>
+  readonly remove: (
+    kind: Kind,
+    namespace: string | undefined,
+    name: string,
+    preconditions?: { readonly uid?: string | undefined }
+  ) => Effect.Effect<void, KubeApiError>
+  readonly patch: <K extends Kind>(
+    kind: K,
+    namespace: string | undefined,
+    name: string,
+    patch: unknown,
+    options?: { readonly subresource?: "status" }
+  ) => Effect.Effect<Kinds[K], KubeApiError>
+}>()("batch-workload-operator/KubeClient") {}

@@ -1,0 +1,251 @@
+import * as k8s from "@kubernetes/client-node"
+import { Cause, Duration, Effect, Layer, Metric, Queue, Semaphore, Stream } from "effect"
+import { group, plural, version } from "../api/BatchWorkload.ts"
+import type { Kind, Kinds } from "../api/core.ts"
+import { KubeApiError, KubeClient, type ListResult, reasonForStatus, type WatchEvent } from "./KubeClient.ts"
+
+interface ResourcePath {
+  readonly prefix: string
+  readonly plural: string
+  readonly namespaced: boolean
+}
+
+const resourcePaths: Record<Kind, ResourcePath> = {
+  pods: { prefix: "/api/v1", plural: "pods", namespaced: true },
+  nodes: { prefix: "/api/v1", plural: "nodes", namespaced: false },
+  events: { prefix: "/api/v1", plural: "events", namespaced: true },
+  batchworkloads: { prefix: `/apis/${group}/${version}`, plural, namespaced: true }
+}
+
+const collectionPath = (kind: Kind, namespace: string | undefined) => {
+  const resource = resourcePaths[kind]
+  return resource.namespaced && namespace !== undefined
+    ? `${resource.prefix}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`
+    : `${resource.prefix}/${resource.plural}`
+}
+
+const objectPath = (kind: Kind, namespace: string | undefined, name: string) =>
+  `${collectionPath(kind, namespace)}/${encodeURIComponent(name)}`
+
+export const apiRequests = Metric.counter("batch_operator_api_requests_total", {
+  description: "Kubernetes API requests by verb, kind and HTTP status code",
+  incremental: true
+})
+export const apiRequestSeconds = Metric.histogram("batch_operator_api_request_duration_seconds", {
+  description: "Kubernetes API request latency by verb and kind",
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+})
+
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const inner = cause.cause instanceof Error ? `: ${cause.cause.message}` : ""
+    return `${cause.message}${inner}`
+  }
+  return String(cause)
+}
+
+const statusMessage = (status: number, body: string) => {
+  try {
+    const parsed: unknown = JSON.parse(body)
+    if (typeof parsed === "object" && parsed !== null && "message" in parsed && typeof parsed.message === "string") {
+      return parsed.message
+    }
+  } catch {
+    // not a Status object: fall through to the raw text
+  }
+  return `HTTP ${status}: ${body.slice(0, 500)}`
+}
+
+export interface KubeClientOptions {
+  /** How many API requests may be in flight at once; the rest wait their turn. */
+  readonly maxConcurrentRequests: number
+  /** The server closes each watch after about this long and the informer resumes it; under client-node's 30 s idle limit. */
+  readonly watchTimeoutSeconds: number
+}
+
+export const defaultKubeClientOptions: KubeClientOptions = { maxConcurrentRequests: 32, watchTimeoutSeconds: 25 }
+
+/** The live client: raw JSON over client-node's authenticated transport, so objects keep their wire form. */
+export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOptions = defaultKubeClientOptions) =>
+  Effect.gen(function*() {
+    const cluster = kubeConfig.getCurrentCluster()
+    if (cluster === null) {
+      return yield* new KubeApiError({ reason: "Invalid", message: "the kubeconfig has no current cluster" })
+    }
+    const server = cluster.server.replace(/\/$/, "")
+    const transport = new k8s.IsomorphicFetchHttpLibrary()
+    const watcher = new k8s.Watch(kubeConfig)
+    const permits = yield* Semaphore.make(options.maxConcurrentRequests)
+
+    const request = (
+      verb: string,
+      kind: Kind,
+      method: k8s.HttpMethod,
+      path: string,
+      init: { readonly query?: Record<string, string>; readonly body?: unknown; readonly contentType?: string } = {}
+    ) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const url = new URL(server + path)
+          for (const [key, value] of Object.entries(init.query ?? {})) url.searchParams.set(key, value)
+          const context = new k8s.RequestContext(url.toString(), method)
+          await kubeConfig.applySecurityAuthentication(context)
+          context.setSignal(signal)
+          context.setHeaderParam("Accept", "application/json")
+          if (init.body !== undefined) {
+            context.setHeaderParam("Content-Type", init.contentType ?? "application/json")
+            context.setBody(JSON.stringify(init.body))
+          }
+          const response = await transport.send(context).toPromise()
+          return { status: response.httpStatusCode, body: await response.body.text() }
+        },
+        catch: (cause) =>
+          new KubeApiError({ reason: "Unavailable", message: `cannot reach the API server at ${server}: ${describeCause(cause)}` })
+      }).pipe(
+        Effect.tap(({ status }) => Metric.update(Metric.withAttributes(apiRequests, { verb, kind, code: String(status) }), 1)),
+        Effect.tapError(() => Metric.update(Metric.withAttributes(apiRequests, { verb, kind, code: "<error>" }), 1)),
+        Effect.flatMap(({ body, status }) =>
+          status >= 200 && status < 300
+            ? Effect.succeed<unknown>(body === "" ? {} : JSON.parse(body))
+            : Effect.fail(new KubeApiError({ reason: reasonForStatus(status), message: statusMessage(status, body), status }))
+        ),
+        Effect.trackDuration(Metric.withAttributes(apiRequestSeconds, { verb, kind }), (d) => Duration.toMillis(d) / 1000),
+        permits.withPermits(1)
+      )
+
+    const selectorQuery = (labelSelector: string | undefined): Record<string, string> =>
+      labelSelector !== undefined ? { labelSelector } : {}
+
+    return KubeClient.of({
+      list: <K extends Kind>(kind: K, listOptions: { namespace?: string | undefined; labelSelector?: string | undefined }) =>
+        Effect.gen(function*() {
+          const items: Array<Kinds[K]> = []
+          let continueToken: string | undefined
+          let resourceVersion = ""
+          do {
+            const page = yield* request("list", kind, k8s.HttpMethod.GET, collectionPath(kind, listOptions.namespace), {
+              query: {
+                ...selectorQuery(listOptions.labelSelector),
+                limit: "500",
+                ...(continueToken !== undefined ? { continue: continueToken } : {})
+              }
+            })
+            // The API server's list shape: items plus list metadata. This is the one place wire JSON becomes typed.
+            const list = page as { items?: Array<Kinds[K]>; metadata?: { resourceVersion?: string; continue?: string } }
+            items.push(...(list.items ?? []))
+            resourceVersion = list.metadata?.resourceVersion ?? resourceVersion
+            continueToken = list.metadata?.continue || undefined
+          } while (continueToken !== undefined)
+          return { items, resourceVersion } satisfies ListResult<Kinds[K]>
+        }),
+
+      watch: <K extends Kind>(
+        kind: K,
+        watchOptions: { namespace?: string | undefined; labelSelector?: string | undefined; resourceVersion: string }
+      ) =>
+        Stream.callback<WatchEvent<Kinds[K]>, KubeApiError>((queue) =>
+          Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () =>
+                watcher.watch(
+                  collectionPath(kind, watchOptions.namespace),
+                  {
+                    resourceVersion: watchOptions.resourceVersion,
+                    allowWatchBookmarks: true,
+                    timeoutSeconds: options.watchTimeoutSeconds,
+                    labelSelector: watchOptions.labelSelector
+                  },
+                  (type, object) => {
+                    if (type === "ERROR") {
+                      const code = typeof object?.code === "number" ? object.code : 500
+                      Queue.failCauseUnsafe(
+                        queue,
+                        Cause.fail(
+                          new KubeApiError({ reason: reasonForStatus(code), message: String(object?.message ?? "watch error"), status: code })
+                        )
+                      )
+                    } else if (type === "BOOKMARK") {
+                      Queue.offerUnsafe(queue, { type, resourceVersion: String(object?.metadata?.resourceVersion ?? "") })
+                    } else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+                      Queue.offerUnsafe(queue, { type, object })
+                    }
+                  },
+                  (error) => {
+                    if (error === null || error === undefined || (error instanceof Error && error.name === "AbortError")) {
+                      Queue.endUnsafe(queue)
+                    } else {
+                      const status = typeof error.statusCode === "number" ? error.statusCode : undefined
+                      Queue.failCauseUnsafe(
+                        queue,
+                        Cause.fail(
+                          new KubeApiError({
+                            reason: status !== undefined ? reasonForStatus(status) : "Unavailable",
+                            message: `watch on ${kind}: ${describeCause(error)}`,
+                            ...(status !== undefined ? { status } : {})
+                          })
+                        )
+                      )
+                    }
+                  }
+                ),
+              catch: (cause) => new KubeApiError({ reason: "Unavailable", message: `watch on ${kind}: ${describeCause(cause)}` })
+            }),
+            (controller) => Effect.sync(() => controller.abort())
+          )
+        ),
+
+      create: <K extends Kind>(kind: K, object: Kinds[K]) =>
+        request("create", kind, k8s.HttpMethod.POST, collectionPath(kind, object.metadata.namespace), { body: object }).pipe(
+          Effect.map((created) => created as Kinds[K])
+        ),
+
+      remove: (kind, namespace, name, preconditions) =>
+        request("delete", kind, k8s.HttpMethod.DELETE, objectPath(kind, namespace, name), {
+          body: {
+            apiVersion: "v1",
+            kind: "DeleteOptions",
+            propagationPolicy: "Background",
+            ...(preconditions?.uid !== undefined ? { preconditions: { uid: preconditions.uid } } : {})
+          }
+        }).pipe(Effect.asVoid),
+
+      patch: <K extends Kind>(
+        kind: K,
+        namespace: string | undefined,
+        name: string,
+        patch: unknown,
+        patchOptions?: { readonly subresource?: "status" }
+      ) =>
+        request(
+          patchOptions?.subresource === "status" ? "patch-status" : "patch",
+          kind,
+          k8s.HttpMethod.PATCH,
+          `${objectPath(kind, namespace, name)}${patchOptions?.subresource === "status" ? "/status" : ""}`,
+          { body: patch, contentType: "application/merge-patch+json" }
+        ).pipe(Effect.map((patched) => patched as Kinds[K]))
+    })
+  })
+
+export interface KubeConfigSource {
+  /** A kubeconfig file; otherwise $KUBECONFIG, ~/.kube/config, then the pod's service account. */
+  readonly kubeconfigPath?: string | undefined
+}
+
+/** Loads the kubeconfig the way kubectl finds it, but refuses client-node's silent fallback to localhost:8080. */
+export const loadKubeConfig = (source: KubeConfigSource) =>
+  Effect.try({
+    try: () => {
+      const kubeConfig = new k8s.KubeConfig()
+      if (source.kubeconfigPath !== undefined) kubeConfig.loadFromFile(source.kubeconfigPath)
+      else kubeConfig.loadFromDefault()
+      const cluster = kubeConfig.getCurrentCluster()
+      if (cluster === null || (cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
+        throw new Error("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account")
+      }
+      return kubeConfig
+    },
+    catch: (cause) => new KubeApiError({ reason: "Invalid", message: `cannot load kubeconfig: ${describeCause(cause)}` })
+  })
+
+export const kubeClientLayer = (source: KubeConfigSource, options: KubeClientOptions = defaultKubeClientOptions) =>
+  Layer.effect(KubeClient, Effect.flatMap(loadKubeConfig(source), (kubeConfig) => makeKubeClient(kubeConfig, options)))

@@ -1,0 +1,53 @@
+// Running the kubectl built with the control plane (v1.34, same as the API server).
+import { spawn } from "node:child_process"
+import { resolveKubectl } from "./binaries.ts"
+
+export interface KubectlOptions {
+  readonly kubeconfig: string
+  /** Written to kubectl's stdin (e.g. a manifest for `apply -f -`). */
+  readonly input?: string
+  readonly cwd?: string
+  /** Kill kubectl after this long (default 120 s); the result then has code null. */
+  readonly timeoutMs?: number
+}
+
+export interface KubectlResult {
+  readonly stdout: string
+  readonly stderr: string
+  /** Exit code, or null when kubectl was killed (timeout or signal). */
+  readonly code: number | null
+}
+
+/** Runs `kubectl <args>` against `kubeconfig`. Never throws for a non-zero exit: check `code`. */
+export const kubectl = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<KubectlResult> => {
+  const bin = await resolveKubectl()
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, KUBECONFIG: opts.kubeconfig },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000)
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(new Error(`could not run ${bin}: ${e.message}`))
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ stdout, stderr, code })
+    })
+    child.stdin.on("error", () => {}) // kubectl may exit before reading stdin
+    child.stdin.end(opts.input ?? "")
+  })
+}
+
+/** Like kubectl(), but throws (with stderr) unless kubectl exits 0; returns stdout. */
+export const kubectlOk = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<string> => {
+  const r = await kubectl(args, opts)
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited with ${r.code}:\n${r.stderr}${r.stdout}`)
+  return r.stdout
+}
