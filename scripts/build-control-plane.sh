@@ -7,6 +7,7 @@
 # hash of the wrapper modules and of this script:
 #   ${BWO_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-workload-operator/controlplane}/<key>/bin/
 # A binary that is already there is not rebuilt, so a second run takes well under a second.
+# Other keys' directories that have not been used for 30 days are removed after a build.
 # The last line on stdout is the bin directory (progress goes to stderr).
 #
 # Usage: scripts/build-control-plane.sh [--print-bin-dir]
@@ -32,7 +33,9 @@ kwok_version="$(mod_version "$mod_root/kwok/go.mod" sigs.k8s.io/kwok)"
 [[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" ]] \
   || die "could not read the pinned versions from $mod_root/*/go.mod"
 
-inputs_hash="$(cat "$mod_root"/{kubernetes,etcd,kwok}/go.{mod,sum} "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
+# Bump when the way the binaries are built changes (flags, stamping, list of binaries).
+recipe=1
+inputs_hash="$( (cat "$mod_root"/{kubernetes,etcd,kwok}/go.{mod,sum}; echo "recipe=$recipe") | sha256sum | cut -c1-12)"
 key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_${inputs_hash}"
 cache_root="${BWO_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-workload-operator/controlplane}"
 bin_dir="$cache_root/$key/bin"
@@ -48,6 +51,7 @@ all_present() {
   for b in "${binaries[@]}"; do [[ -x "$bin_dir/$b" ]] || return 1; done
 }
 if all_present; then
+  touch "$cache_root/$key" 2>/dev/null || true
   log "up to date: $bin_dir"
   echo "$bin_dir"
   exit 0
@@ -150,5 +154,7 @@ kwok $kwok_version
 go $(go_version)
 EOF
 all_present || die "some binaries are missing from $bin_dir"
+touch "$cache_root/$key"
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -mtime +30 -exec rm -rf {} + 2>/dev/null || true
 log "done in $((SECONDS - total_start))s: $bin_dir"
 echo "$bin_dir"

@@ -1,5 +1,6 @@
 import type { BatchWorkloadSpec } from "../api/BatchWorkload.ts"
 import type { Pod } from "../api/core.ts"
+import { timeoutMessage } from "./errors.ts"
 import type { NodeSelection } from "./nodeSelection.ts"
 import { classifyPod, podAttempt, podName, podNodeName, podRevision } from "./pods.ts"
 
@@ -42,8 +43,6 @@ export const isSettled = (start: NodeStart) =>
   start._tag === "Succeeded" || start._tag === "Exhausted" || start._tag === "Unavailable"
 
 const creationMillis = (pod: Pod) => Date.parse(pod.metadata.creationTimestamp ?? "") || 0
-
-export const timeoutMessage = (timeoutMillis: number) => `attempt timed out after ${timeoutMillis / 1000}s`
 
 /** Decides, for every target node, what the run has left to do there. */
 export const planRun = (input: {

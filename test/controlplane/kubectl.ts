@@ -9,6 +9,8 @@ export interface KubectlOptions {
   readonly cwd?: string
   /** Kill kubectl after this long (default 120 s); the result then has code null. */
   readonly timeoutMs?: number
+  /** kubectl binary (default: resolveKubectl(): $BWO_KUBECTL or the built one). */
+  readonly kubectlPath?: string
 }
 
 export interface KubectlResult {
@@ -20,7 +22,7 @@ export interface KubectlResult {
 
 /** Runs `kubectl <args>` against `kubeconfig`. Never throws for a non-zero exit: check `code`. */
 export const kubectl = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<KubectlResult> => {
-  const bin = await resolveKubectl()
+  const bin = opts.kubectlPath ?? (await resolveKubectl())
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [...args], {
       cwd: opts.cwd,

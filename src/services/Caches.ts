@@ -1,0 +1,37 @@
+import { Context, Effect, Layer } from "effect"
+import type { BatchWorkloadObject, Node, Pod } from "../api/core.ts"
+import { managedByLabel, managerName } from "../domain/pods.ts"
+import { type Informer, makeInformer } from "../kube/Informer.ts"
+
+/** Which namespaces the operator serves; `undefined` means all of them. */
+export const WatchNamespace = Context.Reference<string | undefined>("batch-workload-operator/WatchNamespace", {
+  defaultValue: () => undefined
+})
+
+/**
+ * The operator's view of the cluster: workloads, nodes, and the pods it manages,
+ * each kept current by one watch. Everything reads from here instead of asking
+ * the API server, so a 1,000-node run costs no per-pod polling.
+ */
+export class Caches extends Context.Service<Caches, {
+  readonly workloads: Informer<BatchWorkloadObject>
+  readonly nodes: Informer<Node>
+  readonly pods: Informer<Pod>
+  readonly synced: Effect.Effect<void>
+}>()("batch-workload-operator/Caches") {
+  static readonly layer = Layer.effect(
+    Caches,
+    Effect.gen(function*() {
+      const namespace = yield* WatchNamespace
+      const workloads = yield* makeInformer("batchworkloads", { namespace })
+      const nodes = yield* makeInformer("nodes")
+      const pods = yield* makeInformer("pods", { namespace, labelSelector: `${managedByLabel}=${managerName}` })
+      return Caches.of({
+        workloads,
+        nodes,
+        pods,
+        synced: Effect.all([workloads.synced, nodes.synced, pods.synced], { discard: true })
+      })
+    })
+  )
+}

@@ -1,0 +1,20 @@
+// The test control plane's public API. See README.md in this directory.
+export { startControlPlane, freePort, defaultStagesFile, type ControlPlane, type ControlPlaneOptions } from "./controlPlane.ts"
+export {
+  createFakeNodes,
+  deleteNodes,
+  patchNode,
+  patchNodeLabels,
+  setNodeReady,
+  waitForNodeReady,
+  fakeNodeManifest,
+  nodeReadyStatus,
+  loadKubeConfig,
+  kwokNodeAnnotation,
+  type FakeNodeSpec,
+  type KubeconfigLike
+} from "./nodes.ts"
+export { kubectl, kubectlOk, type KubectlOptions, type KubectlResult } from "./kubectl.ts"
+export { ensureBinaries, resolveKubectl, repoRoot } from "./binaries.ts"
+export { startProcess, type ManagedProcess } from "./process.ts"
+export * from "./fates.ts"

@@ -1,0 +1,53 @@
+// Test-side access to the control plane started by globalSetup.ts (for files in test/integration/).
+import { inject } from "vitest"
+import * as k8s from "@kubernetes/client-node"
+import { kubectl, type KubectlResult } from "./kubectl.ts"
+
+/** What globalSetup.ts provides as `controlPlane` (must be serializable). */
+export interface TestControlPlaneInfo {
+  readonly kubeconfigPath: string
+  readonly server: string
+  readonly caPath: string | null
+  readonly dir: string
+  /** true with KUBECONFIG_FOR_TESTS (existing cluster): the API server cannot be restarted. */
+  readonly external: boolean
+  /** Loopback control endpoint of the vitest main process (null for an existing cluster). */
+  readonly controlUrl: string | null
+  readonly kubectlPath: string
+}
+
+export interface TestControlPlane extends TestControlPlaneInfo {
+  /** A fresh KubeConfig loaded from kubeconfigPath. */
+  kubeConfig(): k8s.KubeConfig
+  /** kubectl with this control plane's kubeconfig. */
+  kubectl(args: ReadonlyArray<string>, input?: string): Promise<KubectlResult>
+  /**
+   * Stops kube-apiserver, waits `downMs`, starts it again on the same port and resolves once
+   * /readyz is ok. etcd keeps running, so all objects survive; watches are cut.
+   */
+  restartApiServer(options?: { readonly downMs?: number }): Promise<void>
+}
+
+export const getTestControlPlane = (): TestControlPlane => {
+  const info = inject("controlPlane")
+  if (!info) {
+    throw new Error("no control plane: run this file in the vitest project \"integration\" (globalSetup test/controlplane/globalSetup.ts)")
+  }
+  return {
+    ...info,
+    kubeConfig: () => {
+      const kc = new k8s.KubeConfig()
+      kc.loadFromFile(info.kubeconfigPath)
+      return kc
+    },
+    kubectl: (args, input) => kubectl(args, { kubeconfig: info.kubeconfigPath, kubectlPath: info.kubectlPath, ...(input === undefined ? {} : { input }) }),
+    restartApiServer: async (options) => {
+      if (!info.controlUrl) throw new Error("restartApiServer is not available with KUBECONFIG_FOR_TESTS (an existing cluster)")
+      const res = await fetch(`${info.controlUrl}/restart-apiserver?downMs=${options?.downMs ?? 0}`, {
+        method: "POST",
+        signal: AbortSignal.timeout(180_000)
+      })
+      if (!res.ok) throw new Error(`restarting kube-apiserver failed: ${await res.text()}`)
+    }
+  }
+}
