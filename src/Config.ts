@@ -1,0 +1,55 @@
+import { Config, Option } from "effect"
+import { Flag } from "effect/cli"
+
+/**
+ * Operator settings. Each comes from a flag, else an environment variable,
+ * else the default, so the same image works from kubectl-style flags, a
+ * Deployment's env, or `npm start` with nothing set.
+ */
+const setting = <A>(flag: Flag.Flag<A>, env: Config.Config<A>, description: string, fallback: A) =>
+  flag.pipe(Flag.withDescription(description), Flag.withFallbackConfig(env), Flag.withDefault(fallback))
+
+const optionalSetting = (name: string, env: string, description: string) =>
+  Flag.String(name).pipe(Flag.withDescription(description), Flag.withFallbackConfig(Config.String(env)), Flag.optional)
+
+export const settingsFlags = {
+  kubeconfig: optionalSetting("kubeconfig", "KUBECONFIG_PATH", "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)"),
+  namespace: optionalSetting("namespace", "WATCH_NAMESPACE", "Only serve BatchWorkloads in this namespace (default: all)"),
+  metricsPort: setting(Flag.Int("metrics-port"), Config.Int("METRICS_PORT"), "Port for /metrics (0 turns it off)", 8080),
+  healthPort: setting(Flag.Int("health-port"), Config.Int("HEALTH_PORT"), "Port for /healthz and /readyz (0 turns it off)", 8081),
+  logFormat: setting(
+    Flag.Literals("log-format", ["json", "pretty"]),
+    Config.Literals(["json", "pretty"], "LOG_FORMAT"),
+    "json: one JSON object per line; pretty: for a terminal",
+    "json"
+  ),
+  leaderElect: setting(
+    Flag.Boolean("leader-elect"),
+    Config.Boolean("LEADER_ELECT"),
+    "Act only while holding the Lease, so several replicas can run",
+    false
+  ),
+  leaseName: setting(Flag.String("lease-name"), Config.String("LEASE_NAME"), "Name of the leader-election Lease", "batch-workload-operator"),
+  leaseNamespace: optionalSetting("lease-namespace", "POD_NAMESPACE", "Namespace of the Lease (default: the kubeconfig's namespace, else default)"),
+  maxConcurrentRequests: setting(
+    Flag.Int("kube-max-concurrent-requests"),
+    Config.Int("KUBE_MAX_CONCURRENT_REQUESTS"),
+    "API requests in flight at once; more wait",
+    32
+  ),
+  statusFlushSeconds: setting(
+    Flag.Finite("status-flush-seconds"),
+    Config.Number("STATUS_FLUSH_SECONDS"),
+    "How long node progress gathers before one status write",
+    1
+  ),
+  otlpEndpoint: optionalSetting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "Send traces to this OTLP/HTTP endpoint (default: off)")
+}
+
+/** The level comes from the CLI's built-in `--log-level` flag, else from LOG_LEVEL, else Info. */
+export const logLevelFromEnv = Config.Literals(["Trace", "Debug", "Info", "Warn", "Error"], "LOG_LEVEL").pipe(Config.option)
+
+type FlagValue<F> = F extends Flag.Flag<infer A> ? A : never
+export type Settings = { readonly [K in keyof typeof settingsFlags]: FlagValue<(typeof settingsFlags)[K]> }
+
+export const optionalValue = <A>(option: Option.Option<A>) => Option.getOrUndefined(option)

@@ -1,0 +1,34 @@
+import { createServer } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer, Ref } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+
+/** True once the caches have synced; a standby replica (not leading) is ready too. */
+export class Readiness extends Context.Service<Readiness, Ref.Ref<boolean>>()("batch-workload-operator/Readiness") {
+  static readonly layer = Layer.effect(Readiness, Ref.make(false))
+}
+
+const listen = (port: number) => NodeHttpServer.layer(createServer, { port, gracefulShutdownTimeout: "2 seconds" })
+const quiet = { disableLogger: true, disableListenLog: true } as const
+
+export const healthServer = (port: number) =>
+  port === 0 ? Layer.empty : HttpRouter.serve(
+    Layer.mergeAll(
+      HttpRouter.add("GET", "/healthz", HttpServerResponse.text("ok")),
+      HttpRouter.add(
+        "GET",
+        "/readyz",
+        Effect.gen(function*() {
+          const ready = yield* Ref.get(yield* Readiness)
+          return ready ? HttpServerResponse.text("ok") : HttpServerResponse.text("caches not synced", { status: 503 })
+        })
+      )
+    ),
+    quiet
+  ).pipe(Layer.provide(listen(port)))
+
+export const metricsServer = (port: number) =>
+  port === 0
+    ? Layer.empty
+    : HttpRouter.serve(PrometheusMetrics.layerHttp({ path: "/metrics" }), quiet).pipe(Layer.provide(listen(port)))
