@@ -98,7 +98,9 @@ export const makeFakeCluster = Effect.gen(function*() {
   let resourceVersion = 0
   let uidCounter = 0
   let podBehaviour: (pod: Pod) => PodScript = () => podScripts.ready()
-  const stats = { statusWrites: 0, podCreates: 0, inFlight: 0, maxInFlight: 0, failNextCreates: 0 }
+  const stats = { statusWrites: 0, podCreates: 0, inFlight: 0, maxInFlight: 0 }
+  /** Every pod ever created, with its virtual creation time, for timing assertions. */
+  const createdPods: Array<{ readonly name: string; readonly attempt: string; readonly atMillis: number }> = []
   const active = new Set<string>()
 
   const store = (kind: Kind) => {
@@ -188,10 +190,6 @@ export const makeFakeCluster = Effect.gen(function*() {
         if (store(kind).has(key)) {
           return yield* new KubeApiError({ reason: "AlreadyExists", message: `${kind} "${object.metadata.name}" already exists`, status: 409 })
         }
-        if (kind === "pods" && stats.failNextCreates > 0) {
-          stats.failNextCreates -= 1
-          return yield* new KubeApiError({ reason: "Unavailable", message: "injected failure", status: 503 })
-        }
         uidCounter += 1
         const created = write(kind, {
           ...object,
@@ -199,6 +197,11 @@ export const makeFakeCluster = Effect.gen(function*() {
         }, "ADDED")
         if (kind === "pods") {
           stats.podCreates += 1
+          createdPods.push({
+            name: created.metadata.name,
+            attempt: created.metadata.annotations?.["batch.example.com/attempt"] ?? "",
+            atMillis: yield* Clock.currentTimeMillis
+          })
           stats.inFlight += 1
           stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
           active.add(key)
@@ -267,6 +270,7 @@ export const makeFakeCluster = Effect.gen(function*() {
   return {
     client,
     stats,
+    createdPods,
     apply,
     get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
       Effect.sync(() => store(kind).get(`${namespace ?? ""}/${name}`) as Kinds[K] | undefined),

@@ -9,12 +9,14 @@ import { NodeSelector } from "../../../src/services/NodeSelector.ts"
 import { PodDeployer } from "../../../src/services/PodDeployer.ts"
 import { FakeCluster } from "./FakeCluster.ts"
 
-/** The operator's real services over the in-memory cluster. */
-export const operatorLayer = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
+/** The operator's real services, over whatever FakeCluster is provided: rebuild it to simulate an operator restart. */
+export const operatorServices = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
   Layer.provideMerge(Caches.layer),
-  Layer.provideMerge(FakeCluster.kubeClient),
-  Layer.provideMerge(FakeCluster.layer)
+  Layer.provideMerge(FakeCluster.kubeClient)
 )
+
+/** The operator's real services over a fresh in-memory cluster. */
+export const operatorLayer = operatorServices.pipe(Layer.provideMerge(FakeCluster.layer))
 
 /** Jitter factor exactly 1.0, so backoff delays are the schedule's nominal ones. */
 export const noJitter = Effect.provideService(Random.Random, { nextDoubleUnsafe: () => 0.5, nextIntUnsafe: () => 0 })
@@ -38,7 +40,7 @@ export const statusOf = (name: string) =>
   })
 
 /** Moves the TestClock forward in small steps until `check` holds; fails after `limit` of virtual time. */
-export const advanceUntil = (check: Effect.Effect<boolean>, limit: Duration.Input = "10 minutes", step: Duration.Input = "100 millis") =>
+export const advanceUntil = <R>(check: Effect.Effect<boolean, never, R>, limit: Duration.Input = "10 minutes", step: Duration.Input = "100 millis") =>
   Effect.gen(function*() {
     const steps = Math.ceil(Duration.toMillis(limit) / Duration.toMillis(step))
     for (let i = 0; i <= steps; i++) {
@@ -47,6 +49,13 @@ export const advanceUntil = (check: Effect.Effect<boolean>, limit: Duration.Inpu
       yield* TestClock.adjust(step)
     }
     return yield* Effect.die(new Error(`condition not reached within ${Duration.format(Duration.fromInputUnsafe(limit))}`))
+  })
+
+export const eventsFor = (name: string) =>
+  Effect.gen(function*() {
+    const cluster = yield* FakeCluster
+    const events = yield* cluster.list("events")
+    return events.filter((event) => event.involvedObject.name === name).map((event) => `${event.reason}: ${event.message}`)
   })
 
 export const phaseIs = (name: string, phase: BatchWorkloadStatus["phase"]) =>
