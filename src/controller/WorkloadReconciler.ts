@@ -78,7 +78,9 @@ const initialNodeStatus = (start: NodeStart, previous: NodeStatus | undefined, n
           nodeName: start.nodeName,
           phase: "Pending" as const,
           attempts: start.attemptsUsed,
-          message: "waiting for its batch"
+          message: start.lastFailure === undefined
+            ? "waiting for its batch"
+            : `attempt ${start.attemptsUsed} failed: ${start.lastFailure}; waiting to retry`
         }
     }
   })()
@@ -93,7 +95,7 @@ const initialNodeStatus = (start: NodeStart, previous: NodeStatus | undefined, n
  * interrupted (and a new one started) when the run key changes.
  */
 export const reconcileWorkload = (key: string) =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const caches = yield* Caches
     const kube = yield* KubeClient
     const selector = yield* NodeSelector
@@ -163,7 +165,7 @@ export const reconcileWorkload = (key: string) =>
           timeoutMillis: Duration.toMillis(spec.timeout)
         })
         if (plan.podsToRemove.length > 0) {
-          yield* Effect.logInfo(`removing ${plan.podsToRemove.length} pods from nodes no longer selected`)
+          yield* Effect.logInfo(`removing ${plan.podsToRemove.length} pods that are outdated or on nodes no longer selected`)
           yield* Effect.forEach(plan.podsToRemove, deployer.remove, { concurrency: spec.batchSize, discard: true })
         }
 
@@ -260,4 +262,4 @@ export const reconcileWorkload = (key: string) =>
       yield* PubSub.takeAll(nodeChanges)
       yield* PubSub.takeAll(podChanges)
     }
-  })
+  }))

@@ -23,19 +23,18 @@ export type NodeStart =
     readonly attempt: number
     readonly startedAtMillis: number
   }
-  /** Needs a new pod for attempt `attemptsUsed + 1`, replacing `existingPod` if there is one. */
+  /** Needs a new pod for attempt `attemptsUsed + 1` (replacing any pod of the same name). */
   | {
     readonly _tag: "NeedsPod"
     readonly nodeName: string
     readonly podName: string
     readonly attemptsUsed: number
     readonly lastFailure: string | undefined
-    readonly existingPod: Pod | undefined
   }
 
 export interface RunPlan {
   readonly nodes: ReadonlyArray<NodeStart>
-  /** Pods on nodes the workload no longer targets. */
+  /** Pods on nodes the workload no longer targets, and outdated pods that never got going. */
   readonly podsToRemove: ReadonlyArray<Pod>
 }
 
@@ -57,6 +56,7 @@ export const planRun = (input: {
   const podByNode = new Map<string, Pod>()
   for (const pod of input.pods) podByNode.set(podNodeName(pod), pod)
   const maxAttempts = input.spec.maxRetries + 1
+  const abandoned: Array<Pod> = []
 
   const nodes = input.selection.targets.map((target): NodeStart => {
     const name = podName(input.workloadName, target.nodeName)
@@ -64,7 +64,17 @@ export const planRun = (input: {
     const pod = podByNode.get(target.nodeName)
     const current = pod !== undefined && podRevision(pod) === input.revision && pod.metadata.deletionTimestamp === undefined
     if (pod === undefined || !current) {
-      return { _tag: "NeedsPod", nodeName: target.nodeName, podName: name, attemptsUsed: 0, lastFailure: undefined, existingPod: pod }
+      // An outdated pod that is serving keeps serving until its node's turn; one still starting is abandoned now.
+      const keepUntilReplaced = pod !== undefined && pod.metadata.deletionTimestamp === undefined &&
+        classifyPod(pod, input.spec.mode)._tag === "Succeeded"
+      if (pod !== undefined && !keepUntilReplaced) abandoned.push(pod)
+      return {
+        _tag: "NeedsPod",
+        nodeName: target.nodeName,
+        podName: name,
+        attemptsUsed: 0,
+        lastFailure: undefined
+      }
     }
     const attempt = podAttempt(pod)
     const outcome = classifyPod(pod, input.spec.mode)
@@ -80,9 +90,9 @@ export const planRun = (input: {
     }
     return attempt >= maxAttempts
       ? { _tag: "Exhausted", nodeName: target.nodeName, podName: name, attempts: attempt, reason: failure }
-      : { _tag: "NeedsPod", nodeName: target.nodeName, podName: name, attemptsUsed: attempt, lastFailure: failure, existingPod: pod }
+      : { _tag: "NeedsPod", nodeName: target.nodeName, podName: name, attemptsUsed: attempt, lastFailure: failure }
   })
 
   const targeted = new Set(input.selection.targets.map((target) => target.nodeName))
-  return { nodes, podsToRemove: input.pods.filter((pod) => !targeted.has(podNodeName(pod))) }
+  return { nodes, podsToRemove: [...abandoned, ...input.pods.filter((pod) => !targeted.has(podNodeName(pod)))] }
 }

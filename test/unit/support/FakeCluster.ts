@@ -257,7 +257,8 @@ export const makeFakeCluster = Effect.gen(function*() {
       return write(kind, {
         ...existing,
         ...object,
-        status: Reflect.get(existing, "status"),
+        // Like the API server, the main resource of a kind with a status subresource ignores status.
+        status: Reflect.get(kind === "batchworkloads" ? existing : object, "status"),
         metadata: {
           ...existing.metadata,
           ...object.metadata,
