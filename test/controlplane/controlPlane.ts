@@ -30,6 +30,11 @@ export interface ControlPlaneOptions {
   readonly startTimeoutMs?: number
 }
 
+export interface RestartOptions {
+  readonly downMs?: number
+  readonly crash?: boolean
+}
+
 export interface ControlPlane {
   /** Admin kubeconfig (client cert in group system:masters). */
   readonly kubeconfigPath: string
@@ -45,8 +50,12 @@ export interface ControlPlane {
   readonly external: boolean
   /** The running components by name (empty for an existing cluster). */
   readonly processes: Readonly<Record<string, ManagedProcess>>
-  /** Stops kube-apiserver, waits `downMs` (default 0), starts it again on the same port, waits for /readyz. */
-  restartApiServer(options?: { readonly downMs?: number }): Promise<void>
+  /**
+   * Stops kube-apiserver (SIGTERM, graceful: watches are closed; `crash: true`: SIGKILL, connections
+   * just drop), waits `downMs` (default 0), starts it again on the same port and waits for /readyz.
+   * etcd keeps running, so every object and resourceVersion survives.
+   */
+  restartApiServer(options?: RestartOptions): Promise<void>
   /** Kills every component (process groups) and removes `dir` unless kept. Idempotent. */
   stop(): Promise<void>
 }
@@ -236,6 +245,8 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
       `--service-account-key-file=${certs.serviceAccountPub}`,
       `--service-account-signing-key-file=${certs.serviceAccountKey}`,
       "--profiling=false",
+      // Without this a graceful stop waits 60 s for open watches to finish.
+      "--shutdown-watch-termination-grace-period=2s",
       ...(opts.apiServerArgs ?? [])
     ]
     const startApiServer = async (): Promise<void> => {
@@ -297,12 +308,12 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
     log(`control plane ready: ${server} (kubeconfig ${kubeconfigPath}, logs ${path.join(dir, "logs")})`)
 
     let restarting: Promise<void> | undefined
-    const restartApiServer = (options?: { readonly downMs?: number }): Promise<void> => {
+    const restartApiServer = (options?: RestartOptions): Promise<void> => {
       if (stopped) return Promise.reject(new Error("control plane is stopped"))
       restarting ??= (async () => {
         const old = processes["kube-apiserver"]
-        if (old) await old.stop(15_000)
-        log(`kube-apiserver stopped${options?.downMs ? `, restarting in ${options.downMs} ms` : ", restarting"}`)
+        if (old) await old.stop(options?.crash ? 0 : 15_000)
+        log(`kube-apiserver ${options?.crash ? "killed" : "stopped"}${options?.downMs ? `, restarting in ${options.downMs} ms` : ", restarting"}`)
         if (options?.downMs) await sleep(options.downMs)
         await startApiServer()
         log("kube-apiserver ready again")

@@ -4,7 +4,8 @@
 // `getTestControlPlane()` from test/controlplane/testing.ts (or `inject("controlPlane")`).
 // Test files run in worker processes, so to restart kube-apiserver a test calls a tiny HTTP
 // control endpoint on loopback served from this (the vitest main) process:
-//   POST {controlUrl}/restart-apiserver?downMs=N   -> 200 "ok" once /readyz is ok again, or 500 + error
+//   POST {controlUrl}/restart-apiserver?downMs=N&crash=true|false
+//     -> 200 "ok" once /readyz is ok again, or 500 + the error
 import * as http from "node:http"
 import type { TestProject } from "vitest/node"
 import { startControlPlane, type ControlPlane } from "./controlPlane.ts"
@@ -23,7 +24,8 @@ const startControlServer = (cp: ControlPlane): Promise<{ url: string; close: () 
       const url = new URL(req.url ?? "/", "http://127.0.0.1")
       if (req.method === "POST" && url.pathname === "/restart-apiserver") {
         const downMs = Number(url.searchParams.get("downMs") ?? "0")
-        cp.restartApiServer({ downMs: Number.isFinite(downMs) ? downMs : 0 }).then(
+        const crash = url.searchParams.get("crash") === "true"
+        cp.restartApiServer({ downMs: Number.isFinite(downMs) ? downMs : 0, crash }).then(
           () => {
             res.writeHead(200, { "content-type": "text/plain" }).end("ok")
           },

@@ -1,5 +1,5 @@
 // The test control plane's public API. See README.md in this directory.
-export { startControlPlane, freePort, defaultStagesFile, type ControlPlane, type ControlPlaneOptions } from "./controlPlane.ts"
+export { startControlPlane, freePort, defaultStagesFile, type ControlPlane, type ControlPlaneOptions, type RestartOptions } from "./controlPlane.ts"
 export {
   createFakeNodes,
   deleteNodes,

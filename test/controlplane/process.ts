@@ -12,7 +12,7 @@ export interface ManagedProcess {
   /** Resolves with the exit code (or the signal name) when the process exits. */
   readonly exited: Promise<number | string>
   isRunning(): boolean
-  /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it has exited. */
+  /** SIGTERM to the process group, SIGKILL after `graceMs` (0: at once); resolves when it has exited. */
   stop(graceMs?: number): Promise<void>
   logTail(lines?: number): string
 }
@@ -112,10 +112,13 @@ export const startProcess = (opts: StartProcessOptions): ManagedProcess => {
     stop: async (graceMs = 5_000) => {
       if (pid > 0) {
         // The group may outlive its leader (children of children): always signal the group.
-        killGroup(pid, "SIGTERM")
+        killGroup(pid, graceMs > 0 ? "SIGTERM" : "SIGKILL")
         const timer = setTimeout(() => killGroup(pid, "SIGKILL"), graceMs)
+        // The child is unref'd: keep the event loop alive until its exit event arrives.
+        const keepAlive = setInterval(() => {}, 1_000)
         await exited
         clearTimeout(timer)
+        clearInterval(keepAlive)
         killGroup(pid, "SIGKILL")
       }
       live.delete(managed)

@@ -22,10 +22,11 @@ export interface TestControlPlane extends TestControlPlaneInfo {
   /** kubectl with this control plane's kubeconfig. */
   kubectl(args: ReadonlyArray<string>, input?: string): Promise<KubectlResult>
   /**
-   * Stops kube-apiserver, waits `downMs`, starts it again on the same port and resolves once
-   * /readyz is ok. etcd keeps running, so all objects survive; watches are cut.
+   * Stops kube-apiserver (gracefully, or SIGKILL with `crash: true`), waits `downMs`, starts it
+   * again on the same port and resolves once /readyz is ok. etcd keeps running, so all objects
+   * and resourceVersions survive; open watches are cut.
    */
-  restartApiServer(options?: { readonly downMs?: number }): Promise<void>
+  restartApiServer(options?: { readonly downMs?: number; readonly crash?: boolean }): Promise<void>
 }
 
 export const getTestControlPlane = (): TestControlPlane => {
@@ -43,7 +44,8 @@ export const getTestControlPlane = (): TestControlPlane => {
     kubectl: (args, input) => kubectl(args, { kubeconfig: info.kubeconfigPath, kubectlPath: info.kubectlPath, ...(input === undefined ? {} : { input }) }),
     restartApiServer: async (options) => {
       if (!info.controlUrl) throw new Error("restartApiServer is not available with KUBECONFIG_FOR_TESTS (an existing cluster)")
-      const res = await fetch(`${info.controlUrl}/restart-apiserver?downMs=${options?.downMs ?? 0}`, {
+      const query = `downMs=${options?.downMs ?? 0}&crash=${options?.crash === true}`
+      const res = await fetch(`${info.controlUrl}/restart-apiserver?${query}`, {
         method: "POST",
         signal: AbortSignal.timeout(180_000)
       })
