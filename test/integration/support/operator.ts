@@ -1,0 +1,179 @@
+// Runs the operator as users do (its real entry point, as a child process) against the test
+// control plane, plus the small helpers the integration tests share.
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import * as k8s from "@kubernetes/client-node"
+import { afterAll, beforeAll } from "vitest"
+import type { BatchWorkloadStatus } from "../../../src/api/BatchWorkload.ts"
+import { createFakeNodes, type FakeNodeSpec, repoRoot } from "../../controlplane/index.ts"
+import { getTestControlPlane } from "../../controlplane/testing.ts"
+
+export const cp = getTestControlPlane()
+export const kc = cp.kubeConfig()
+export const core = kc.makeApiClient(k8s.CoreV1Api)
+export const custom = kc.makeApiClient(k8s.CustomObjectsApi)
+
+const group = "batch.example.com"
+const version = "v1alpha1"
+const plural = "batchworkloads"
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls until `check` returns a value; on timeout fails with the last value or error seen. */
+export const eventually = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last !== undefined ? `; last: ${String(last)}` : ""}`)
+    await sleep(250)
+  }
+}
+
+export interface OperatorProcess {
+  readonly output: () => string
+  /** Sends the signal and resolves with the exit code. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+const running = new Set<ChildProcess>()
+
+/** Starts `node src/main.ts` serving one namespace, with the control plane's kubeconfig. */
+export const startOperator = (namespace: string, extraArgs: ReadonlyArray<string> = [], env: Record<string, string> = {}): OperatorProcess => {
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, "src", "main.ts"), "--namespace", namespace, "--metrics-port", "0", "--health-port", "0", ...extraArgs],
+    { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, ...env }, stdio: ["ignore", "pipe", "pipe"] }
+  )
+  running.add(child)
+  let output = ""
+  child.stdout?.on("data", (chunk) => (output += String(chunk)))
+  child.stderr?.on("data", (chunk) => (output += String(chunk)))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => {
+    running.delete(child)
+    resolve(code)
+  }))
+  return {
+    output: () => output,
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null) child.kill(signal)
+      return exited
+    }
+  }
+}
+
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
+/** Installs the CRD once per file and gives the file its own namespace, deleted at the end. */
+export const useNamespace = (prefix: string) => {
+  const namespace = `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`
+  beforeAll(async () => {
+    const applied = await cp.kubectl(["apply", "-f", path.join(repoRoot, "manifests", "crd.yaml")])
+    if (applied.code !== 0) throw new Error(`installing the CRD failed: ${applied.stderr}`)
+    await cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${plural}.${group}`])
+    await core.createNamespace({ body: { metadata: { name: namespace } } })
+  })
+  afterAll(async () => {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined)
+  })
+  return namespace
+}
+
+/** Fake nodes whose names and labels are unique to the calling file, so files never share nodes. */
+export const createNodes = (nodes: ReadonlyArray<FakeNodeSpec>) => createFakeNodes(cp.kubeconfigPath, nodes)
+
+export const ensureNodes = async (nodes: ReadonlyArray<FakeNodeSpec>) => {
+  const existing = new Set((await core.listNode()).items.map((node) => node.metadata?.name))
+  const missing = nodes.filter((node) => !existing.has(node.name))
+  if (missing.length > 0) await createNodes(missing)
+}
+
+export interface Workload {
+  readonly metadata: { readonly name: string; readonly uid?: string; readonly generation?: number; readonly finalizers?: ReadonlyArray<string>; readonly annotations?: Record<string, string> }
+  readonly spec: Record<string, unknown>
+  readonly status?: BatchWorkloadStatus
+}
+
+export const workloadApi = (namespace: string) => ({
+  create: (name: string, spec: Record<string, unknown>, annotations?: Record<string, string>) =>
+    custom.createNamespacedCustomObject({
+      group,
+      version,
+      namespace,
+      plural,
+      body: { apiVersion: `${group}/${version}`, kind: "BatchWorkload", metadata: { name, ...(annotations ? { annotations } : {}) }, spec }
+    }),
+  get: async (name: string): Promise<Workload> => custom.getNamespacedCustomObject({ group, version, namespace, plural, name }),
+  patch: (name: string, body: object) =>
+    custom.patchNamespacedCustomObject(
+      { group, version, namespace, plural, name, body },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
+    ),
+  remove: (name: string) => custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name }),
+  /** Waits until the workload's status satisfies `predicate` and returns it. */
+  waitFor: function(name: string, what: string, predicate: (status: BatchWorkloadStatus, workload: Workload) => boolean, timeoutMs = 90_000) {
+    return eventually(`${name}: ${what}`, async () => {
+      const workload = await this.get(name)
+      return workload.status !== undefined && predicate(workload.status, workload) ? workload.status : undefined
+    }, timeoutMs)
+  }
+})
+
+export const podsOf = async (namespace: string) => (await core.listNamespacedPod({ namespace })).items
+
+/** One pod's life as seen through a watch: when it appeared, when it stopped being in flight, how it ended. */
+export interface PodLife {
+  readonly name: string
+  readonly uid: string
+  readonly node: string
+  readonly createdAt: number
+  settledAt?: number
+}
+
+const settled = (pod: k8s.V1Pod) =>
+  pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed" ||
+  pod.status?.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True") === true ||
+  pod.status?.containerStatuses?.some((c) => c.state?.waiting?.reason === "ErrImagePull" || c.state?.waiting?.reason === "ImagePullBackOff") === true
+
+/** Records every pod of the namespace from the API server's point of view, to measure concurrency independently of the operator. */
+export const recordPods = async (namespace: string) => {
+  const lives = new Map<string, PodLife>()
+  const controller = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    {},
+    (type, pod: k8s.V1Pod) => {
+      const uid = pod.metadata?.uid ?? ""
+      const life = lives.get(uid) ?? { name: pod.metadata?.name ?? "", uid, node: pod.spec?.nodeName ?? "", createdAt: Date.now() }
+      lives.set(uid, life)
+      if (life.settledAt === undefined && (type === "DELETED" || settled(pod) || pod.metadata?.deletionTimestamp !== undefined)) {
+        life.settledAt = Date.now()
+      }
+    },
+    () => undefined
+  )
+  return {
+    lives: () => [...lives.values()],
+    /** The most pods that were ever in flight (created, not yet Ready, finished or deleted) at the same moment. */
+    maxInFlight: () => {
+      const edges = [...lives.values()].flatMap((life) => [
+        { at: life.createdAt, delta: 1 },
+        { at: life.settledAt ?? Number.POSITIVE_INFINITY, delta: -1 }
+      ]).sort((a, b) => a.at - b.at || a.delta - b.delta)
+      let current = 0
+      let max = 0
+      for (const edge of edges) {
+        current += edge.delta
+        max = Math.max(max, current)
+      }
+      return max
+    },
+    stop: () => controller.abort()
+  }
+}

@@ -1,0 +1,38 @@
+// Bad input is turned away by the API server itself, with a message a person can act on.
+import { describe, expect, it } from "vitest"
+import { cp, useNamespace } from "./support/operator.ts"
+
+const namespace = useNamespace("validation")
+
+const manifest = (name: string, spec: string) => `apiVersion: batch.example.com/v1alpha1
+kind: BatchWorkload
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+spec:
+${spec}`
+
+const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
+  ["replicas-zero", "  replicas: 0\n  image: busybox", /spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1/],
+  ["replicas-5000", "  replicas: 5000\n  image: busybox", /spec.replicas in body should be less than or equal to 1000/],
+  ["replicas-text", "  replicas: three\n  image: busybox", /spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer/],
+  ["batch-zero", "  batchSize: 0\n  image: busybox", /spec.batchSize in body should be greater than or equal to 1/],
+  ["batch-101", "  batchSize: 101\n  image: busybox", /spec.batchSize in body should be less than or equal to 100/],
+  ["timeout-abc", "  timeout: abc\n  image: busybox", /spec.timeout in body should match/],
+  ["timeout-zero", "  timeout: 0s\n  image: busybox", /timeout must be at least 1s/],
+  ["no-image", "  replicas: 1", /spec.image: Required value/],
+  ["empty-image", "  image: \"\"", /spec.image in body should be at least 1 chars long/],
+  ["bad-mode", "  mode: Sometimes\n  image: busybox", /spec.mode: Unsupported value: "Sometimes": supported values: "LongRunning", "RunToCompletion"/],
+  ["retries-11", "  maxRetries: 11\n  image: busybox", /spec.maxRetries in body should be less than or equal to 10/],
+  ["backoff-order", "  initialBackoff: 10m\n  maxBackoff: 1m\n  image: busybox", /initialBackoff must not exceed maxBackoff/],
+  ["duplicate-nodes", "  nodeNames: [a, a]\n  image: busybox", /spec.nodeNames\[1\]: Duplicate value: "a"/],
+  ["more-replicas-than-names", "  replicas: 3\n  nodeNames: [a, b]\n  image: busybox", /replicas must not exceed the number of nodeNames/]
+]
+
+describe("the CRD schema rejects invalid BatchWorkloads", () => {
+  it.each(cases)("%s", async (name, spec, message) => {
+    const result = await cp.kubectl(["apply", "-f", "-"], manifest(name, spec))
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toMatch(message)
+  })
+})
