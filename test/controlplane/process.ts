@@ -53,10 +53,13 @@ const installExitHooks = (): void => {
   process.on("exit", killAllNow)
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     const handler = (): void => {
+      // Someone else handles this signal (vitest, scripts/dev.ts): leave the shutdown to them;
+      // the "exit" hook still kills whatever is left when the process exits.
+      if (process.listenerCount(signal) > 1) return
+      // Nobody else: keep the default behaviour (terminate), but kill the children first.
       killAllNow()
       process.removeListener(signal, handler)
-      // Re-raise only when nobody else handles the signal, so the default behaviour (exit) stays.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+      process.kill(process.pid, signal)
     }
     process.on(signal, handler)
   }

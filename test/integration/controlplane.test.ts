@@ -9,8 +9,7 @@ import {
   fateAnnotations,
   nodeReadyStatus,
   patchNodeLabels,
-  setNodeReady,
-  type PodFate
+  setNodeReady
 } from "../controlplane/index.ts"
 import { getTestControlPlane } from "../controlplane/testing.ts"
 
@@ -75,7 +74,7 @@ afterAll(async () => {
 
 describe("test control plane", () => {
   it("serves Kubernetes v1.34 (API server and kubectl)", async () => {
-    const version = await new k8s.VersionApi(kc).getCode()
+    const version = await kc.makeApiClient(k8s.VersionApi).getCode()
     expect(version.gitVersion).toMatch(/^v1\.34\.\d+$/)
     const out = await cp.kubectl(["version", "-o", "json"])
     expect(out.code, out.stderr).toBe(0)
