@@ -117,12 +117,16 @@ export const workloadApi = (namespace: string) => ({
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
     ),
   remove: (name: string) => custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name }),
-  /** Waits until the workload's status satisfies `predicate` and returns it. */
+  /** Waits until the workload's status satisfies `predicate` and returns it; on timeout the error shows the last status. */
   waitFor: function(name: string, what: string, predicate: (status: BatchWorkloadStatus, workload: Workload) => boolean, timeoutMs = 90_000) {
+    let last: BatchWorkloadStatus | undefined
     return eventually(`${name}: ${what}`, async () => {
       const workload = await this.get(name)
+      last = workload.status
       return workload.status !== undefined && predicate(workload.status, workload) ? workload.status : undefined
-    }, timeoutMs)
+    }, timeoutMs).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nlast status: ${JSON.stringify(last)}`)
+    })
   }
 })
 
