@@ -142,7 +142,7 @@ export const startReaper = (opts: { readonly pgidFile: string; readonly removeDi
   const script = [
     `parent=${process.pid}`,
     `while kill -0 "$parent" 2>/dev/null; do sleep 1; done`,
-    `if [ -f "$1" ]; then for pg in $(cat "$1"); do kill -KILL -- "-$pg" 2>/dev/null; done; fi`,
+    `if [ -f "$1" ]; then for pg in $(cat "$1"); do kill -9 "-$pg" 2>/dev/null; done; fi`,
     `if [ -n "$2" ]; then sleep 1; rm -rf -- "$2"; fi`
   ].join("\n")
   return startProcess({
