@@ -1,5 +1,5 @@
 import { Duration, Effect, Layer, Logger, References, Ref } from "effect"
-import { logLevelFromEnv, type Settings } from "./Config.ts"
+import { logLevelFromEnv, optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { StatusFlushInterval } from "./controller/StatusBoard.ts"
 import { healthServer, metricsServer, Readiness } from "./http/Http.ts"
@@ -20,7 +20,10 @@ const ControllerLive = Layer.effectDiscard(Effect.gen(function*() {
 /** The one place the live layers are composed. */
 export const appLayer = (settings: Settings) => {
   const kube = kubeClientLayer(
-    { kubeconfigPath: settings.kubeconfig._tag === "Some" ? settings.kubeconfig.value : undefined },
+    {
+      kubeconfigPath: optionalValue(settings.kubeconfig),
+      serviceAccountRoot: optionalValue(settings.serviceAccountRoot)
+    },
     { maxConcurrentRequests: settings.maxConcurrentRequests, watchTimeoutSeconds: 25 }
   )
   const services = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
@@ -35,7 +38,7 @@ export const appLayer = (settings: Settings) => {
   ).pipe(
     Layer.provide(services),
     Layer.provideMerge(Readiness.layer),
-    Layer.provide(Layer.succeed(WatchNamespace, settings.namespace._tag === "Some" ? settings.namespace.value : undefined)),
+    Layer.provide(Layer.succeed(WatchNamespace, optionalValue(settings.namespace))),
     Layer.provide(Layer.succeed(StatusFlushInterval, Duration.seconds(settings.statusFlushSeconds))),
     Layer.provide(Layer.unwrap(Effect.gen(function*() {
       const level = yield* logLevelFromEnv

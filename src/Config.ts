@@ -14,6 +14,11 @@ const optionalSetting = (name: string, env: string, description: string) =>
 
 export const settingsFlags = {
   kubeconfig: optionalSetting("kubeconfig", "KUBECONFIG_PATH", "Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)"),
+  serviceAccountRoot: optionalSetting(
+    "service-account-root",
+    "SERVICE_ACCOUNT_ROOT",
+    "In a pod: directory the service-account files are under, as a prefix of /var/run/secrets/... (default: /)"
+  ),
   namespace: optionalSetting("namespace", "WATCH_NAMESPACE", "Only serve BatchWorkloads in this namespace (default: all)"),
   metricsPort: setting(Flag.Int("metrics-port"), Config.Int("METRICS_PORT"), "Port for /metrics (0 turns it off)", 8080),
   healthPort: setting(Flag.Int("health-port"), Config.Int("HEALTH_PORT"), "Port for /healthz and /readyz (0 turns it off)", 8081),

@@ -227,17 +227,25 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
   })
 
 export interface KubeConfigSource {
-  /** A kubeconfig file; otherwise $KUBECONFIG, ~/.kube/config, then the pod's service account. */
+  /** A kubeconfig file; otherwise $KUBECONFIG, then the pod's service account, then ~/.kube/config. */
   readonly kubeconfigPath?: string | undefined
+  /** Where the service-account files are mounted, as a prefix of /var/run/secrets/...; "" in a real pod. */
+  readonly serviceAccountRoot?: string | undefined
 }
 
-/** Loads the kubeconfig the way kubectl finds it, but refuses client-node's silent fallback to localhost:8080. */
+/**
+ * Loads the kubeconfig the way kubectl and client-go find it (flag, $KUBECONFIG,
+ * in-cluster, ~/.kube/config) and refuses client-node's silent fallback to
+ * localhost:8080, which would only fail later and less clearly.
+ */
 export const loadKubeConfig = (source: KubeConfigSource) =>
   Effect.try({
     try: () => {
       const kubeConfig = new k8s.KubeConfig()
       if (source.kubeconfigPath !== undefined) kubeConfig.loadFromFile(source.kubeconfigPath)
-      else kubeConfig.loadFromDefault()
+      else if ((process.env["KUBECONFIG"] ?? "") === "" && (process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
+        kubeConfig.loadFromCluster(source.serviceAccountRoot ?? "")
+      } else kubeConfig.loadFromDefault()
       const cluster = kubeConfig.getCurrentCluster()
       if (cluster === null || (cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
         throw new Error("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account")
