@@ -1,21 +1,39 @@
-import { Duration, Effect, Layer, Logger, References, Ref } from "effect"
+import { Duration, Effect, Layer, Logger, Option, References, Ref } from "effect"
 import { logLevelFromEnv, optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
+import { makeLeaderElector } from "./controller/LeaderElection.ts"
 import { StatusFlushInterval } from "./controller/StatusBoard.ts"
 import { healthServer, metricsServer, Readiness } from "./http/Http.ts"
 import { kubeClientLayer } from "./kube/KubeClientLive.ts"
 import { Caches, WatchNamespace } from "./services/Caches.ts"
-import { EventRecorder } from "./services/EventRecorder.ts"
+import { EventRecorder, InstanceName } from "./services/EventRecorder.ts"
 import { NodeSelector } from "./services/NodeSelector.ts"
 import { PodDeployer } from "./services/PodDeployer.ts"
 
-/** Runs the controller for the life of the app and marks the process ready once its caches are synced. */
-const ControllerLive = Layer.effectDiscard(Effect.gen(function*() {
-  const caches = yield* Caches
-  const readiness = yield* Readiness
-  yield* Effect.forkScoped(caches.synced.pipe(Effect.andThen(Ref.set(readiness, true))))
-  yield* Effect.forkScoped(runController)
-}))
+/**
+ * Runs the controller for the life of the app (only while leading, with leader
+ * election) and marks the process ready once its caches are synced: a standby
+ * with synced caches is ready too, so it can take over at once.
+ */
+const controllerLive = (settings: Settings) =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const caches = yield* Caches
+    const readiness = yield* Readiness
+    yield* Effect.forkScoped(caches.synced.pipe(Effect.andThen(Ref.set(readiness, true))))
+    if (!settings.leaderElect) {
+      yield* Effect.forkScoped(runController)
+      return
+    }
+    const elector = yield* makeLeaderElector({
+      leaseName: settings.leaseName,
+      namespace: optionalValue(settings.leaseNamespace) ?? optionalValue(settings.namespace) ?? "default",
+      identity: yield* InstanceName,
+      leaseDuration: Duration.seconds(settings.leaseDurationSeconds),
+      renewDeadline: Duration.seconds(settings.renewDeadlineSeconds),
+      retryPeriod: Duration.seconds(settings.retryPeriodSeconds)
+    })
+    yield* Effect.forkScoped(elector.runWhileLeader(runController))
+  }))
 
 /** The one place the live layers are composed. */
 export const appLayer = (settings: Settings) => {
@@ -32,13 +50,14 @@ export const appLayer = (settings: Settings) => {
   )
   const logger = Logger.layer([settings.logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()])
   return Layer.mergeAll(
-    ControllerLive,
+    controllerLive(settings),
     healthServer(settings.healthPort),
     metricsServer(settings.metricsPort)
   ).pipe(
     Layer.provide(services),
     Layer.provideMerge(Readiness.layer),
     Layer.provide(Layer.succeed(WatchNamespace, optionalValue(settings.namespace))),
+    Layer.provide(Option.match(settings.identity, { onNone: () => Layer.empty, onSome: (name) => Layer.succeed(InstanceName, name) })),
     Layer.provide(Layer.succeed(StatusFlushInterval, Duration.seconds(settings.statusFlushSeconds))),
     Layer.provide(Layer.unwrap(Effect.gen(function*() {
       const level = yield* logLevelFromEnv

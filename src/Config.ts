@@ -35,7 +35,26 @@ export const settingsFlags = {
     false
   ),
   leaseName: setting(Flag.String("lease-name"), Config.String("LEASE_NAME"), "Name of the leader-election Lease", "batch-workload-operator"),
-  leaseNamespace: optionalSetting("lease-namespace", "POD_NAMESPACE", "Namespace of the Lease (default: the kubeconfig's namespace, else default)"),
+  leaseNamespace: optionalSetting("lease-namespace", "POD_NAMESPACE", "Namespace of the Lease (default: the watched namespace, else default)"),
+  leaseDurationSeconds: setting(
+    Flag.Finite("lease-duration-seconds"),
+    Config.Number("LEASE_DURATION_SECONDS"),
+    "A standby takes over a lease not renewed for this long",
+    15
+  ),
+  renewDeadlineSeconds: setting(
+    Flag.Finite("renew-deadline-seconds"),
+    Config.Number("RENEW_DEADLINE_SECONDS"),
+    "The leader stops acting when it could not renew for this long",
+    10
+  ),
+  retryPeriodSeconds: setting(
+    Flag.Finite("retry-period-seconds"),
+    Config.Number("RETRY_PERIOD_SECONDS"),
+    "How often the lease is renewed, or tried for",
+    2
+  ),
+  identity: optionalSetting("identity", "POD_NAME", "This replica's name in the Lease and in Events (default: hostname-pid)"),
   maxConcurrentRequests: setting(
     Flag.Int("kube-max-concurrent-requests"),
     Config.Int("KUBE_MAX_CONCURRENT_REQUESTS"),

@@ -116,12 +116,26 @@ export interface Event {
   readonly count: number
 }
 
+export interface Lease {
+  readonly apiVersion: "coordination.k8s.io/v1"
+  readonly kind: "Lease"
+  readonly metadata: ObjectMeta
+  readonly spec?: {
+    readonly holderIdentity?: string
+    readonly leaseDurationSeconds?: number
+    readonly acquireTime?: string
+    readonly renewTime?: string
+    readonly leaseTransitions?: number
+  }
+}
+
 /** The kinds the operator works with, and the object type of each. */
 export interface Kinds {
   readonly pods: Pod
   readonly nodes: Node
   readonly batchworkloads: BatchWorkloadObject
   readonly events: Event
+  readonly leases: Lease
 }
 export type Kind = keyof Kinds
 

@@ -68,6 +68,7 @@ export interface ListResult<A> {
 
 /** The verbs the operator needs, generic over the kinds it touches. Patches are JSON merge patches. */
 export class KubeClient extends Context.Service<KubeClient, {
+  readonly get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) => Effect.Effect<Kinds[K], KubeApiError>
   readonly list: <K extends Kind>(kind: K, options: ListOptions) => Effect.Effect<ListResult<Kinds[K]>, KubeApiError>
   readonly watch: <K extends Kind>(kind: K, options: WatchOptions) => Stream.Stream<WatchEvent<Kinds[K]>, KubeApiError>
   readonly create: <K extends Kind>(kind: K, object: Kinds[K]) => Effect.Effect<Kinds[K], KubeApiError>

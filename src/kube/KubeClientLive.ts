@@ -14,6 +14,7 @@ const resourcePaths: Record<Kind, ResourcePath> = {
   pods: { prefix: "/api/v1", plural: "pods", namespaced: true },
   nodes: { prefix: "/api/v1", plural: "nodes", namespaced: false },
   events: { prefix: "/api/v1", plural: "events", namespaced: true },
+  leases: { prefix: "/apis/coordination.k8s.io/v1", plural: "leases", namespaced: true },
   batchworkloads: { prefix: `/apis/${group}/${version}`, plural, namespaced: true }
 }
 
@@ -117,6 +118,11 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
       labelSelector !== undefined ? { labelSelector } : {}
 
     return KubeClient.of({
+      get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
+        request("get", kind, k8s.HttpMethod.GET, objectPath(kind, namespace, name)).pipe(
+          Effect.map((object) => object as Kinds[K])
+        ),
+
       list: <K extends Kind>(kind: K, listOptions: { namespace?: string | undefined; labelSelector?: string | undefined }) =>
         Effect.gen(function*() {
           const items: Array<Kinds[K]> = []

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto"
+import { hostname } from "node:os"
 import { Clock, Context, Effect, Layer, Queue } from "effect"
 import { apiVersion, kind } from "../api/BatchWorkload.ts"
 import type { Event } from "../api/core.ts"
@@ -7,9 +8,9 @@ import { KubeClient } from "../kube/KubeClient.ts"
 
 export type EventType = "Normal" | "Warning"
 
-/** Identifies this operator process in the events it writes (`reportingInstance`). */
+/** Identifies this operator process in the events it writes (`reportingInstance`) and in the leader Lease. */
 export const InstanceName = Context.Reference<string>("batch-workload-operator/InstanceName", {
-  defaultValue: () => process.env["POD_NAME"] ?? `${managerName}-${process.pid}`
+  defaultValue: () => `${hostname()}-${process.pid}`
 })
 
 /**

@@ -160,6 +160,12 @@ export const makeFakeCluster = Effect.gen(function*() {
   const notFound = (kind: Kind, name: string) => new KubeApiError({ reason: "NotFound", message: `${kind} "${name}" not found`, status: 404 })
 
   const client = KubeClient.of({
+    get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
+      Effect.gen(function*() {
+        const object = store(kind).get(`${namespace ?? ""}/${name}`)
+        if (object === undefined) return yield* notFound(kind, name)
+        return object as Kinds[K]
+      }),
     list: <K extends Kind>(kind: K, options: ListOptions) =>
       Effect.sync(() => ({
         items: [...store(kind).values()].filter((object) =>
