@@ -1,4 +1,6 @@
 import { Duration, Effect, Layer, Logger, Option, References, Ref } from "effect"
+import { FetchHttpClient } from "effect/http"
+import { OtlpSerialization, OtlpTracer } from "effect/observability"
 import { logLevelFromEnv, optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { makeLeaderElector } from "./controller/LeaderElection.ts"
@@ -48,6 +50,14 @@ export const appLayer = (settings: Settings) => {
     Layer.provideMerge(Caches.layer),
     Layer.provideMerge(kube)
   )
+  const tracing = Option.match(settings.otlpEndpoint, {
+    onNone: () => Layer.empty,
+    onSome: (endpoint) =>
+      OtlpTracer.layer({
+        url: `${endpoint.replace(/\/$/, "")}/v1/traces`,
+        resource: { serviceName: "batch-workload-operator", serviceVersion: "0.1.0" }
+      }).pipe(Layer.provide(OtlpSerialization.layerJson), Layer.provide(FetchHttpClient.layer))
+  })
   const logger = Logger.layer([settings.logFormat === "json" ? Logger.consoleJson : Logger.consolePretty()])
   return Layer.mergeAll(
     controllerLive(settings),
@@ -63,6 +73,7 @@ export const appLayer = (settings: Settings) => {
       const level = yield* logLevelFromEnv
       return level._tag === "Some" ? Layer.succeed(References.MinimumLogLevel, level.value) : Layer.empty
     }))),
-    Layer.provide(logger)
+    Layer.provide(logger),
+    Layer.provide(tracing)
   )
 }

@@ -1,7 +1,24 @@
-import { Effect, FiberMap, PubSub } from "effect"
+import { Effect, FiberMap, Metric, PubSub } from "effect"
 import { type BatchWorkloadObject, objectKey } from "../api/core.ts"
 import { Caches } from "../services/Caches.ts"
+import { workloadsByPhase } from "./metrics.ts"
 import { reconcileWorkload, runKey } from "./WorkloadReconciler.ts"
+
+const phases = ["Pending", "Running", "Succeeded", "Failed"] as const
+
+const phaseOf = (workload: BatchWorkloadObject) => {
+  const status = workload.status
+  const phase = typeof status === "object" && status !== null && "phase" in status ? status.phase : undefined
+  return phases.find((known) => known === phase) ?? "Pending"
+}
+
+/** Sets the per-phase gauge from the cache, which already reflects the operator's own status writes. */
+const countPhases = (workloads: ReadonlyArray<BatchWorkloadObject>) =>
+  Effect.forEach(phases, (phase) =>
+    Metric.update(
+      Metric.withAttributes(workloadsByPhase, { phase }),
+      workloads.filter((workload) => phaseOf(workload) === phase).length
+    ), { discard: true })
 
 /**
  * Runs one reconciler fiber per workload. A change to a workload's run key
@@ -29,8 +46,10 @@ export const runController = Effect.gen(function*() {
 
   yield* Effect.logInfo(`caches synced: ${caches.workloads.list().length} workloads, ${caches.nodes.list().length} nodes`)
   yield* Effect.forEach(caches.workloads.list(), dispatch, { discard: true })
+  yield* countPhases(caches.workloads.list())
   while (true) {
     const change = yield* PubSub.take(changes)
+    yield* countPhases(caches.workloads.list())
     if (change.type === "upsert") {
       yield* dispatch(change.object)
     } else {

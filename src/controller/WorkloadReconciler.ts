@@ -211,6 +211,8 @@ export const reconcileWorkload = (key: string) =>
           }
         }
         return spec.mode === "LongRunning"
+      })).pipe(Effect.withSpan("BatchWorkload.reconcile", {
+        attributes: { "workload.namespace": workload.metadata.namespace, "workload.name": workload.metadata.name }
       }))
 
     const nodeChanges = yield* selector.changes

@@ -108,6 +108,7 @@ export const runNode = (context: RunContext, start: OpenNode) =>
             yield* Metric.update(Metric.withAttributes(nodeOutcomes, { outcome: "failed" }), 1)
           })
       }),
-      Effect.annotateLogs({ node: nodeName })
+      Effect.annotateLogs({ node: nodeName }),
+      Effect.withSpan("BatchWorkload.node", { attributes: { "node.name": nodeName } })
     )
   })
