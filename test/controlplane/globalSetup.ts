@@ -7,6 +7,7 @@
 //   POST {controlUrl}/restart-apiserver?downMs=N&crash=true|false
 //     -> 200 "ok" once /readyz is ok again, or 500 + the error
 import * as http from "node:http"
+import * as path from "node:path"
 import type { TestProject } from "vitest/node"
 import { startControlPlane, type ControlPlane } from "./controlPlane.ts"
 import { resolveKubectl } from "./binaries.ts"
@@ -61,7 +62,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       dir: cp.dir,
       external: cp.external,
       controlUrl: control?.url ?? null,
-      kubectlPath: await resolveKubectl()
+      kubectlPath: cp.binDir ? path.join(cp.binDir, "kubectl") : await resolveKubectl()
     }
     project.provide("controlPlane", info)
     process.stderr.write(
