@@ -77,7 +77,9 @@ export const summarize = (input: StatusInput): BatchWorkloadStatus => {
         type: conditionTypes.progressing,
         status: "False",
         reason: phase === "Pending" ? "NoNodes" : "RunFinished",
-        message: phase === "Pending" ? "no eligible nodes yet" : `all ${total} nodes done`,
+        message: phase === "Pending"
+          ? `no eligible nodes yet${input.skipped.length > 0 ? `: ${input.skipped.slice(0, maxListedFailures).join("; ")}` : ""}`
+          : `all ${total} nodes done`,
         observedGeneration: generation
       },
     {

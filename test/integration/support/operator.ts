@@ -43,11 +43,28 @@ export interface OperatorProcess {
 
 const running = new Set<ChildProcess>()
 
-/** Starts `node src/main.ts` serving one namespace, with the control plane's kubeconfig. */
-export const startOperator = (namespace: string, extraArgs: ReadonlyArray<string> = [], env: Record<string, string> = {}): OperatorProcess => {
+/**
+ * Starts `node src/main.ts` serving one namespace, with the control plane's kubeconfig.
+ * Its HTTP servers are off unless `ports` asks for them.
+ */
+export const startOperator = (
+  namespace: string,
+  extraArgs: ReadonlyArray<string> = [],
+  env: Record<string, string> = {},
+  ports: { readonly metrics?: number; readonly health?: number } = {}
+): OperatorProcess => {
   const child = spawn(
     process.execPath,
-    [path.join(repoRoot, "src", "main.ts"), "--namespace", namespace, "--metrics-port", "0", "--health-port", "0", ...extraArgs],
+    [
+      path.join(repoRoot, "src", "main.ts"),
+      "--namespace",
+      namespace,
+      "--metrics-port",
+      String(ports.metrics ?? 0),
+      "--health-port",
+      String(ports.health ?? 0),
+      ...extraArgs
+    ],
     { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, ...env }, stdio: ["ignore", "pipe", "pipe"] }
   )
   running.add(child)
