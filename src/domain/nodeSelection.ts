@@ -13,8 +13,16 @@ export const ineligibilityReason = (node: Node, spec: BatchWorkloadSpec): string
   return undefined
 }
 
+/**
+ * The node lifecycle controller's readiness taints repeat the Ready condition,
+ * which is checked directly; they lag behind it (for seconds, or longer after
+ * an API server outage), so they are not held against a node that is Ready.
+ */
+const readinessTaints = new Set(["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"])
+
 // PreferNoSchedule is a hint to the scheduler, which these pods bypass; the other two effects keep or evict pods.
-const blocksPods = (taint: Taint) => taint.effect === "NoSchedule" || taint.effect === "NoExecute"
+const blocksPods = (taint: Taint) =>
+  (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !readinessTaints.has(taint.key)
 
 const describeTaint = (taint: Taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`
 

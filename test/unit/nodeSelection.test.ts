@@ -37,6 +37,11 @@ describe("node selection", () => {
     assert.strictEqual(many.desired, 10)
   })
 
+  it("judges readiness by the Ready condition, not by a lagging not-ready taint", () => {
+    const justReady = fakeNode("h", { taints: [{ key: "node.kubernetes.io/not-ready", effect: "NoSchedule" }] })
+    assert.deepStrictEqual(names(selectNodes(spec({ nodeNames: ["h"] }), [justReady])), ["h:Eligible"])
+  })
+
   it("uses every eligible node without a selector", () => {
     assert.deepStrictEqual(names(selectNodes(spec({}), nodes)), ["a:Eligible", "b:Eligible", "c:Eligible", "g:Eligible"])
   })
