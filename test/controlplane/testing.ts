@@ -53,3 +53,21 @@ export const getTestControlPlane = (): TestControlPlane => {
     }
   }
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls until `check` returns a value (not undefined); on timeout fails with the last error seen. */
+export const eventually = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last !== undefined ? `; last: ${String(last)}` : ""}`)
+    await sleep(200)
+  }
+}

@@ -11,7 +11,7 @@ import {
   patchNodeLabels,
   setNodeReady
 } from "../controlplane/index.ts"
-import { getTestControlPlane } from "../controlplane/testing.ts"
+import { eventually, getTestControlPlane, sleep } from "../controlplane/testing.ts"
 
 const cp = getTestControlPlane()
 const kc = cp.kubeConfig()
@@ -20,25 +20,8 @@ const ns = `cp-smoke-${process.pid}`
 const node = "cp-smoke-node-1"
 const notReadyNode = "cp-smoke-node-notready"
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
 const isNotFound = (e: unknown): boolean => e instanceof k8s.ApiException && e.code === 404
 
-/** Polls until `check` returns a value (not undefined); fails with the last observed state. */
-const eventually = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await check()
-      if (v !== undefined) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`)
-    await sleep(200)
-  }
-}
 
 const podSpec = (name: string, annotations: Record<string, string>, nodeName: string | undefined = node): k8s.V1Pod => ({
   metadata: { name, namespace: ns, annotations },

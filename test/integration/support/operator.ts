@@ -6,7 +6,9 @@ import * as k8s from "@kubernetes/client-node"
 import { afterAll, beforeAll } from "vitest"
 import type { BatchWorkloadStatus } from "../../../src/api/BatchWorkload.ts"
 import { createFakeNodes, type FakeNodeSpec, repoRoot } from "../../controlplane/index.ts"
-import { getTestControlPlane } from "../../controlplane/testing.ts"
+import { eventually, getTestControlPlane, sleep } from "../../controlplane/testing.ts"
+
+export { eventually, sleep }
 
 export const cp = getTestControlPlane()
 export const kc = cp.kubeConfig()
@@ -16,24 +18,6 @@ export const custom = kc.makeApiClient(k8s.CustomObjectsApi)
 const group = "batch.example.com"
 const version = "v1alpha1"
 const plural = "batchworkloads"
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls until `check` returns a value; on timeout fails with the last value or error seen. */
-export const eventually = async <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last !== undefined ? `; last: ${String(last)}` : ""}`)
-    await sleep(250)
-  }
-}
 
 export interface OperatorProcess {
   readonly output: () => string
