@@ -1,0 +1,59 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import type { Node } from "../../src/api/core.ts"
+import { makeInformer } from "../../src/kube/Informer.ts"
+import { KubeApiError, KubeClient, type WatchEvent } from "../../src/kube/KubeClient.ts"
+import { advanceUntil } from "./support/harness.ts"
+import { fakeNode } from "./support/FakeCluster.ts"
+
+const versioned = (name: string, resourceVersion: string): Node => {
+  const node = fakeNode(name)
+  return { ...node, metadata: { ...node.metadata, resourceVersion } }
+}
+
+/** An API server that answers with a script: successive lists, and one watch stream per watch call. */
+const scriptedClient = (
+  lists: Array<ReadonlyArray<Node>>,
+  watches: Array<Stream.Stream<WatchEvent<Node>, KubeApiError>>,
+  calls: Array<string>
+) => {
+  const unused = () => Effect.die(new Error("not used by the informer"))
+  return KubeClient.of({
+    get: unused,
+    create: unused,
+    remove: unused,
+    patch: unused,
+    list: () =>
+      Effect.sync(() => {
+        const items = lists.shift() ?? []
+        const resourceVersion = items.at(-1)?.metadata.resourceVersion ?? "0"
+        calls.push(`list@${resourceVersion}`)
+        return { items: items as never, resourceVersion }
+      }),
+    watch: (_kind, options) => {
+      calls.push(`watch@${options.resourceVersion}`)
+      return (watches.shift() ?? Stream.never) as never
+    }
+  })
+}
+
+describe("informer", () => {
+  it.effect("resumes an ended watch from the last version, and relists only after 410 Gone", () =>
+    Effect.gen(function*() {
+      const calls: Array<string> = []
+      const client = scriptedClient(
+        [[versioned("a", "5"), versioned("b", "6")], [versioned("a", "9"), versioned("c", "10")]],
+        [
+          Stream.make<Array<WatchEvent<Node>>>({ type: "MODIFIED", object: versioned("b", "7") }, { type: "BOOKMARK", resourceVersion: "8" }),
+          Stream.fail(new KubeApiError({ reason: "Gone", message: "too old resource version: 8 (9)", status: 410 }))
+        ],
+        calls
+      )
+      const informer = yield* makeInformer("nodes").pipe(Effect.provideService(KubeClient, client))
+      yield* informer.synced
+      yield* advanceUntil(Effect.sync(() => calls.length >= 5), "10 seconds")
+      assert.deepStrictEqual(calls.slice(0, 5), ["list@6", "watch@6", "watch@8", "list@10", "watch@10"])
+      assert.deepStrictEqual(informer.list().map((node) => node.metadata.name).sort(), ["a", "c"], "the relist dropped b")
+      assert.strictEqual(informer.get("a")?.metadata.resourceVersion, "9")
+    }).pipe(Effect.scoped))
+})
