@@ -1,7 +1,7 @@
 import { Duration, Effect, Layer, Logger, Option, References, Ref } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpSerialization, OtlpTracer } from "effect/observability"
-import { logLevelFromEnv, optionalValue, type Settings } from "./Config.ts"
+import { logLevelFromEnv, logLevelHelp, optionalValue, parseLogLevel, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { makeLeaderElector } from "./controller/LeaderElection.ts"
 import { StatusFlushInterval } from "./controller/StatusBoard.ts"
@@ -70,8 +70,11 @@ export const appLayer = (settings: Settings) => {
     Layer.provide(Option.match(settings.identity, { onNone: () => Layer.empty, onSome: (name) => Layer.succeed(InstanceName, name) })),
     Layer.provide(Layer.succeed(StatusFlushInterval, Duration.seconds(settings.statusFlushSeconds))),
     Layer.provide(Layer.unwrap(Effect.gen(function*() {
-      const level = yield* logLevelFromEnv
-      return level._tag === "Some" ? Layer.succeed(References.MinimumLogLevel, level.value) : Layer.empty
+      const text = yield* logLevelFromEnv
+      if (text._tag === "None") return Layer.empty
+      const level = parseLogLevel(text.value)
+      if (level === undefined) return yield* Effect.fail(new Error(`${logLevelHelp}, not "${text.value}"`))
+      return Layer.succeed(References.MinimumLogLevel, level)
     }))),
     Layer.provide(logger),
     Layer.provide(tracing)

@@ -70,8 +70,15 @@ export const settingsFlags = {
   otlpEndpoint: optionalSetting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "Send traces to this OTLP/HTTP endpoint (default: off)")
 }
 
-/** The level comes from the CLI's built-in `--log-level` flag, else from LOG_LEVEL, else Info. */
-export const logLevelFromEnv = Config.Literals(["Trace", "Debug", "Info", "Warn", "Error"], "LOG_LEVEL").pipe(Config.option)
+const logLevels = ["Trace", "Debug", "Info", "Warn", "Error"] as const
+
+/** LOG_LEVEL, read in any case (`debug`, `Debug`), as the CLI's own `--log-level` flag accepts it. */
+export const logLevelFromEnv = Config.String("LOG_LEVEL").pipe(Config.option)
+
+export const parseLogLevel = (text: string) =>
+  logLevels.find((level) => level.toLowerCase() === text.toLowerCase())
+
+export const logLevelHelp = `LOG_LEVEL must be one of ${logLevels.join(", ")} (any case)`
 
 type FlagValue<F> = F extends Flag.Flag<infer A> ? A : never
 export type Settings = { readonly [K in keyof typeof settingsFlags]: FlagValue<(typeof settingsFlags)[K]> }
