@@ -113,9 +113,15 @@ export const reconcileWorkload = (key: string) =>
     const cleanUp = (workload: BatchWorkloadObject) =>
       Effect.gen(function*() {
         const pods = yield* deployer.podsOf(workload.metadata.uid ?? "")
-        yield* Effect.forEach(pods, deployer.remove, { concurrency: 20, discard: true })
+        // Pods on a dead node can stay Terminating for a long time; past a minute, garbage collection
+        // through their owner reference finishes the job and the workload is not held hostage.
+        const gone = yield* Effect.forEach(pods, deployer.remove, { concurrency: 20, discard: true }).pipe(
+          Effect.timeoutOption("60 seconds")
+        )
         if (workload.metadata.finalizers?.includes(finalizer)) yield* removeFinalizer(workload)
-        yield* Effect.logInfo(`deleted ${pods.length} pods; released the workload`)
+        yield* Effect.logInfo(
+          `deleted ${pods.length} pods${gone._tag === "None" ? " (some still terminating)" : ""}; released the workload`
+        )
       })
 
     const addFinalizer = (workload: BatchWorkloadObject) =>
