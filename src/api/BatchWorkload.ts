@@ -104,7 +104,7 @@ export const BatchWorkloadSpec = Schema.Struct({
 })
 export type BatchWorkloadSpec = typeof BatchWorkloadSpec.Type
 
-/** Extra validation the OpenAPI schema cannot say, as CEL rules keyed by the spec field they sit on. */
+/** Validation the OpenAPI schema cannot express, as CEL rules on the spec object (run by the API server). */
 export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonly message: string }> = [
   { rule: "!has(self.timeout) || duration(self.timeout) >= duration('1s')", message: "timeout must be at least 1s" },
   {
