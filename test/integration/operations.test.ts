@@ -25,7 +25,7 @@ describe("metrics and health", () => {
     const health = await freePort()
     const metrics = await freePort()
     // Start the operator while the API server is away, so its caches cannot sync yet.
-    const outage = cp.restartApiServer({ downMs: 8000 })
+    const outage = cp.restartApiServer({ downMs: 15_000 })
     await sleep(1500)
     const operator = startOperator(namespace, [], {}, { health, metrics })
     try {
