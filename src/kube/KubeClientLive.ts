@@ -45,16 +45,24 @@ const describeCause = (cause: unknown): string => {
   return String(cause)
 }
 
-const statusMessage = (status: number, body: string) => {
+/** The API server's Status object for a failed request: its message, and its reason when it is one we tell apart. */
+const statusError = (status: number, body: string) => {
+  let parsed: unknown
   try {
-    const parsed: unknown = JSON.parse(body)
-    if (typeof parsed === "object" && parsed !== null && "message" in parsed && typeof parsed.message === "string") {
-      return parsed.message
-    }
+    parsed = JSON.parse(body)
   } catch {
     // not a Status object: fall through to the raw text
   }
-  return `HTTP ${status}: ${body.slice(0, 500)}`
+  const field = (name: string) =>
+    typeof parsed === "object" && parsed !== null && name in parsed ? Reflect.get(parsed, name) : undefined
+  const message = field("message")
+  // 409 means either AlreadyExists or Conflict; only the Status reason tells which.
+  const reason = field("reason") === "AlreadyExists" ? "AlreadyExists" : reasonForStatus(status)
+  return new KubeApiError({
+    reason,
+    message: typeof message === "string" ? message : `HTTP ${status}: ${body.slice(0, 500)}`,
+    status
+  })
 }
 
 export interface KubeClientOptions {
@@ -108,7 +116,7 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
         Effect.flatMap(({ body, status }) =>
           status >= 200 && status < 300
             ? Effect.succeed<unknown>(body === "" ? {} : JSON.parse(body))
-            : Effect.fail(new KubeApiError({ reason: reasonForStatus(status), message: statusMessage(status, body), status }))
+            : Effect.fail(statusError(status, body))
         ),
         Effect.trackDuration(Metric.withAttributes(apiRequestSeconds, { verb, kind }), (d) => Duration.toMillis(d) / 1000),
         permits.withPermits(1)

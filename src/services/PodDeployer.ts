@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, PubSub, Queue, type Scope } from "effect"
+import { Context, Effect, Layer, PubSub, Queue, Schedule, type Scope } from "effect"
 import type { WorkloadMode } from "../api/BatchWorkload.ts"
 import type { Pod } from "../api/core.ts"
 import { AttemptFailed } from "../domain/errors.ts"
@@ -92,6 +92,8 @@ export class PodDeployer extends Context.Service<PodDeployer, {
             yield* remove(existing).pipe(Effect.mapError(cannot("remove the previous pod")))
           }
           yield* kube.create("pods", pod).pipe(
+            // A busy or briefly unreachable API server is not the pod's fault: try again before spending an attempt.
+            Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 3, while: (error) => error.retryable }),
             Effect.asVoid,
             Effect.catchIf(
               (error) => error.reason === "AlreadyExists" && triesLeft > 0,

@@ -80,6 +80,8 @@ export const useNamespace = (prefix: string) => {
     if (applied.code !== 0) throw new Error(`installing the CRD failed: ${applied.stderr}`)
     await cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${plural}.${group}`])
     await core.createNamespace({ body: { metadata: { name: namespace } } })
+    // Until the namespace's default ServiceAccount exists, the API server refuses pods there.
+    await eventually("default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace }))
   })
   afterAll(async () => {
     await core.deleteNamespace({ name: namespace }).catch(() => undefined)
