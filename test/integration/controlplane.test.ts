@@ -190,6 +190,7 @@ describe("test control plane", () => {
     expect(got.stdout).toBe("v")
   })
 
+  // This checks the harness's own restart; an existing cluster (KUBECONFIG_FOR_TESTS) has none to check.
   it.skipIf(cp.external)("restarts the API server; objects survive", async () => {
     const before = await core.readNamespacedConfigMap({ name: "from-kubectl", namespace: ns })
     await cp.restartApiServer({ downMs: 1_000 })
