@@ -1,5 +1,6 @@
-import type { BatchWorkloadSpec, Toleration } from "../api/BatchWorkload.ts"
+import type { BatchWorkloadSpec } from "../api/BatchWorkload.ts"
 import type { Node, Taint } from "../api/core.ts"
+import { describeTaint, readinessTaintKeys, tolerates } from "./nodeDecision.ts"
 
 /** Why a node cannot take a pod now; `undefined` when it can. */
 export const ineligibilityReason = (node: Node, spec: BatchWorkloadSpec): string | undefined => {
@@ -13,27 +14,9 @@ export const ineligibilityReason = (node: Node, spec: BatchWorkloadSpec): string
   return undefined
 }
 
-/**
- * The node lifecycle controller's readiness taints repeat the Ready condition,
- * which is checked directly; they lag behind it (for seconds, or longer after
- * an API server outage), so they are not held against a node that is Ready.
- */
-const readinessTaints = new Set(["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"])
-
 // PreferNoSchedule is a hint to the scheduler, which these pods bypass; the other two effects keep or evict pods.
 const blocksPods = (taint: Taint) =>
-  (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !readinessTaints.has(taint.key)
-
-const describeTaint = (taint: Taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`
-
-/** The scheduler's toleration matching rules (k8s.io/api/core/v1 Toleration.ToleratesTaint). */
-const tolerates = (tolerations: ReadonlyArray<Toleration>, taint: Taint) =>
-  tolerations.some((toleration) => {
-    if (toleration.effect !== undefined && toleration.effect !== taint.effect) return false
-    if (toleration.key === undefined || toleration.key === "") return toleration.operator === "Exists"
-    if (toleration.key !== taint.key) return false
-    return toleration.operator === "Exists" || (toleration.value ?? "") === (taint.value ?? "")
-  })
+  (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !readinessTaintKeys.has(taint.key)
 
 const matchesSelector = (node: Node, selector: Readonly<Record<string, string>>) =>
   Object.entries(selector).every(([key, value]) => node.metadata.labels?.[key] === value)

@@ -1,0 +1,82 @@
+import type { BatchWorkloadSpec, Toleration } from "../api/BatchWorkload.ts"
+import type { Node, Taint } from "../api/core.ts"
+
+/**
+ * The two questions the DaemonSet controller asks of every node
+ * (`NodeShouldRunDaemonPod`): may a new attempt start here, and may a pod
+ * that is already here keep running. They differ on purpose: a node that is
+ * NotReady, cordoned or tainted NoSchedule gets no new pod, but the pod it
+ * has is left alone; only a deleted or deselected node, or an untolerated
+ * NoExecute taint, takes a running pod away.
+ */
+export interface NodeDecision {
+  readonly shouldStart: boolean
+  readonly shouldContinueRunning: boolean
+  /** Why not (the first reason that applies), for the node's status. */
+  readonly reason?: string
+  /** The node is gone or no longer chosen by the spec: its attempt is cancelled rather than failed. */
+  readonly departed: boolean
+}
+
+const run: NodeDecision = { shouldStart: true, shouldContinueRunning: true, departed: false }
+const holdNew = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: true, reason, departed: false })
+const evict = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: false, reason, departed: false })
+const departed = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: false, reason, departed: true })
+
+export const unschedulableTaintKey = "node.kubernetes.io/unschedulable"
+
+/**
+ * The node lifecycle controller's readiness taints repeat the Ready
+ * condition, which is judged directly; they lag behind it, and the pods
+ * tolerate them (as DaemonSet pods do), so a NotReady blip never evicts.
+ */
+export const readinessTaintKeys: ReadonlySet<string> = new Set(["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"])
+
+export const describeTaint = (taint: Taint) => `${taint.key}${taint.value ? `=${taint.value}` : ""}:${taint.effect}`
+
+/** The scheduler's toleration matching rules (k8s.io/api/core/v1 Toleration.ToleratesTaint). */
+export const tolerates = (tolerations: ReadonlyArray<Toleration>, taint: Taint) =>
+  tolerations.some((toleration) => {
+    if (toleration.effect !== undefined && toleration.effect !== taint.effect) return false
+    if (toleration.key === undefined || toleration.key === "") return toleration.operator === "Exists"
+    if (toleration.key !== taint.key) return false
+    return toleration.operator === "Exists" || (toleration.value ?? "") === (taint.value ?? "")
+  })
+
+/** Whether the spec picks this node at all: by name, else by labels (no selector: every node). */
+export const isSelected = (node: Node, spec: BatchWorkloadSpec) =>
+  spec.nodeNames !== undefined
+    ? spec.nodeNames.slice(0, spec.replicas ?? spec.nodeNames.length).includes(node.metadata.name)
+    : Object.entries(spec.nodeSelector ?? {}).every(([key, value]) => node.metadata.labels?.[key] === value)
+
+const isCordoned = (node: Node) =>
+  node.spec?.unschedulable === true || (node.spec?.taints ?? []).some((taint) => taint.key === unschedulableTaintKey)
+
+const untolerated = (node: Node, spec: BatchWorkloadSpec, effect: string) =>
+  (node.spec?.taints ?? []).find((taint) =>
+    taint.effect === effect && !readinessTaintKeys.has(taint.key) && taint.key !== unschedulableTaintKey &&
+    !tolerates(spec.tolerations ?? [], taint)
+  )
+
+/** Answers both questions for one node; `undefined` means the node does not exist (any more). */
+export const nodeShouldRun = (nodeName: string, node: Node | undefined, spec: BatchWorkloadSpec): NodeDecision => {
+  if (node === undefined) return departed(`node ${nodeName} was deleted`)
+  if (node.metadata.deletionTimestamp !== undefined) return departed(`node ${nodeName} is being deleted`)
+  if (!isSelected(node, spec)) {
+    return departed(`node ${nodeName} no longer matches the workload's ${spec.nodeNames !== undefined ? "nodeNames" : "nodeSelector"}`)
+  }
+  const noExecute = untolerated(node, spec, "NoExecute")
+  if (noExecute !== undefined) {
+    return evict(`node ${nodeName} has taint ${describeTaint(noExecute)} that the workload does not tolerate`)
+  }
+  const ready = node.status?.conditions?.find((condition) => condition.type === "Ready")
+  if (ready?.status !== "True") return holdNew(`node ${nodeName} is not Ready${ready?.message ? `: ${ready.message}` : ""}`)
+  if (isCordoned(node) && !spec.includeUnschedulableNodes) {
+    return holdNew(`node ${nodeName} is cordoned (set includeUnschedulableNodes to use it)`)
+  }
+  const noSchedule = untolerated(node, spec, "NoSchedule")
+  if (noSchedule !== undefined) {
+    return holdNew(`node ${nodeName} has taint ${describeTaint(noSchedule)} that the workload does not tolerate`)
+  }
+  return run
+}
