@@ -37,9 +37,16 @@ const describe = (description: string) => <S extends Schema.Top>(self: S) => sel
 const NonEmptyString = Schema.String.check(Schema.isNonEmpty())
 const StringMap = Schema.Record(Schema.String, Schema.String)
 
-/** A Kubernetes resource quantity: `100m`, `64Mi`, or a bare number such as `1`. */
+/**
+ * A Kubernetes resource quantity: `100m`, `64Mi`, or a bare number such as `1`.
+ * The pattern is resource.Quantity's own, character for character as
+ * controller-gen writes it, so the decoder and the API server (which gets it in
+ * the CRD) agree on every value.
+ */
 const Quantity = Schema.Union([
-  Schema.String.check(Schema.isPattern(/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/u)),
+  Schema.String.check(
+    Schema.isPattern(/^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/u)
+  ),
   Schema.Int
 ])
 

@@ -22,20 +22,44 @@ const isObject = (value: unknown): value is JsonObject =>
 const isUnboundedInteger = (value: unknown) =>
   value === Number.MAX_SAFE_INTEGER || value === Number.MIN_SAFE_INTEGER
 
+/** The variants of an `anyOf` that is exactly one integer and one string schema (in either order). */
+const intOrStringVariants = (schema: JsonObject) => {
+  const variants = schema["anyOf"]
+  if (!Array.isArray(variants) || variants.length !== 2 || !variants.every(isObject)) return undefined
+  const string = variants.find((variant) => variant["type"] === "string")
+  const integer = variants.find((variant) => variant["type"] === "integer")
+  return string !== undefined && integer !== undefined ? { string } : undefined
+}
+
+/**
+ * An int-or-string union in the only form a structural schema allows, the one
+ * controller-gen writes for resource.Quantity. Types may not appear inside
+ * `anyOf` beyond the bare pair, so the string variant's pattern moves up next
+ * to it; JSON Schema applies `pattern` to strings only, so integers still pass.
+ */
+const intOrString = (schema: JsonObject, string: JsonObject): JsonObject => {
+  const { anyOf: _variants, ...rest } = schema
+  const pattern = string["pattern"]
+  return {
+    ...rest,
+    anyOf: [{ type: "integer" }, { type: "string" }],
+    ...(typeof pattern === "string" ? { pattern } : {}),
+    "x-kubernetes-int-or-string": true
+  }
+}
+
 /**
  * Turns Effect's draft 2020-12 JSON Schema into the structural OpenAPI v3
  * subset the API server accepts for CRDs: no `uniqueItems` (a list-type set
  * instead), no `additionalProperties: true` next to `properties`, int-or-string
- * unions as `x-kubernetes-int-or-string`, and no placeholder integer bounds.
+ * unions as `x-kubernetes-int-or-string` (keeping the string's pattern), and no
+ * placeholder integer bounds.
  */
 const toStructural = (schema: unknown): unknown => {
   if (Array.isArray(schema)) return schema.map(toStructural)
   if (!isObject(schema)) return schema
-  const variants = schema["anyOf"]
-  if (Array.isArray(variants)) {
-    const types = variants.filter(isObject).map((variant) => variant["type"]).sort()
-    if (types.join(",") === "integer,string") return { "x-kubernetes-int-or-string": true }
-  }
+  const union = intOrStringVariants(schema)
+  if (union !== undefined) return intOrString(schema, union.string)
   const result: JsonObject = {}
   for (const [key, value] of Object.entries(schema)) {
     if (key === "additionalProperties" && value === true) continue

@@ -26,7 +26,17 @@ const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
   ["retries-11", "  maxRetries: 11\n  image: busybox", /spec.maxRetries in body should be less than or equal to 10/],
   ["backoff-order", "  initialBackoff: 10m\n  maxBackoff: 1m\n  image: busybox", /initialBackoff must not exceed maxBackoff/],
   ["duplicate-nodes", "  nodeNames: [a, a]\n  image: busybox", /spec.nodeNames\[1\]: Duplicate value: "a"/],
-  ["more-replicas-than-names", "  replicas: 3\n  nodeNames: [a, b]\n  image: busybox", /replicas must not exceed the number of nodeNames/]
+  ["more-replicas-than-names", "  replicas: 3\n  nodeNames: [a, b]\n  image: busybox", /replicas must not exceed the number of nodeNames/],
+  [
+    "quantity-text",
+    "  image: busybox\n  resources:\n    limits:\n      cpu: lots",
+    /spec.resources.limits.cpu: Invalid value: "lots": spec.resources.limits.cpu in body should match/
+  ],
+  [
+    "quantity-unit",
+    "  image: busybox\n  resources:\n    requests:\n      memory: 64MB",
+    /spec.resources.requests.memory: Invalid value: "64MB": spec.resources.requests.memory in body should match/
+  ]
 ]
 
 describe("the CRD schema rejects invalid BatchWorkloads", () => {
@@ -34,5 +44,14 @@ describe("the CRD schema rejects invalid BatchWorkloads", () => {
     const result = await cp.kubectl(["apply", "-f", "-"], manifest(name, spec))
     expect(result.code).not.toBe(0)
     expect(result.stderr).toMatch(message)
+  })
+})
+
+describe("the CRD schema admits valid quantities", () => {
+  it("takes suffixed strings and bare integers", async () => {
+    const spec = "  image: busybox\n  resources:\n    requests:\n      cpu: 100m\n      memory: 64Mi\n    limits:\n      cpu: 2\n      memory: 1.5Gi"
+    const result = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], manifest("quantities", spec))
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
   })
 })

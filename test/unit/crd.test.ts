@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
+import { Result, Schema } from "effect"
 import { crdPath, renderCrdYaml } from "../../scripts/crd-yaml.ts"
+import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
 import { customResourceDefinition } from "../../src/api/crd.ts"
 
 describe("generated CRD", () => {
@@ -23,4 +25,29 @@ describe("generated CRD", () => {
     }
     assert.deepStrictEqual(version?.subresources, { status: {} })
   })
+
+  it("validates resource quantities as controller-gen does for resource.Quantity: int or string, strings by pattern", () => {
+    const spec = customResourceDefinition().spec.versions[0]?.schema.openAPIV3Schema.properties.spec
+    const resources = (spec?.["properties"] as Record<string, { properties: Record<string, { additionalProperties: unknown }> }>)["resources"]
+    for (const field of ["requests", "limits"]) {
+      assert.deepStrictEqual(resources?.properties[field]?.additionalProperties, {
+        anyOf: [{ type: "integer" }, { type: "string" }],
+        pattern: quantityPattern,
+        "x-kubernetes-int-or-string": true
+      }, field)
+    }
+  })
+
+  it("decodes exactly the quantities the API server admits", () => {
+    const admitted = (text: string) => new RegExp(quantityPattern, "u").test(text)
+    const decodes = (cpu: string | number) =>
+      Result.isSuccess(Schema.decodeUnknownResult(BatchWorkloadSpec)({ image: "busybox", resources: { limits: { cpu } } }))
+    for (const text of ["1", "100m", "64Mi", "1.5", ".5", "+1", "-1", "1e3", "1E-3", "1.5e+2", "2Gi", "0.5k", "lots", "", "1.5.5", "1 Gi", "1Gb", "Mi", "1ki", "e3", "1e"]) {
+      assert.strictEqual(decodes(text), admitted(text), text)
+    }
+    assert.isTrue(decodes(2))
+  })
 })
+
+/** Kubernetes' own resource.Quantity pattern, as controller-gen writes it into CRDs. */
+const quantityPattern = String.raw`^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$`
