@@ -1,7 +1,7 @@
 import { Duration, Effect, Layer, Logger, Option, References, Ref } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpSerialization, OtlpTracer } from "effect/observability"
-import { logLevelFromEnv, logLevelHelp, optionalValue, parseLogLevel, type Settings } from "./Config.ts"
+import { optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { makeLeaderElector } from "./controller/LeaderElection.ts"
 import { StatusFlushInterval } from "./controller/StatusBoard.ts"
@@ -69,13 +69,7 @@ export const appLayer = (settings: Settings) => {
     Layer.provide(Layer.succeed(WatchNamespace, optionalValue(settings.namespace))),
     Layer.provide(Option.match(settings.identity, { onNone: () => Layer.empty, onSome: (name) => Layer.succeed(InstanceName, name) })),
     Layer.provide(Layer.succeed(StatusFlushInterval, Duration.seconds(settings.statusFlushSeconds))),
-    Layer.provide(Layer.unwrap(Effect.gen(function*() {
-      const text = yield* logLevelFromEnv
-      if (text._tag === "None") return Layer.empty
-      const level = parseLogLevel(text.value)
-      if (level === undefined) return yield* Effect.fail(new Error(`${logLevelHelp}, not "${text.value}"`))
-      return Layer.succeed(References.MinimumLogLevel, level)
-    }))),
+    Layer.provide(Layer.succeed(References.MinimumLogLevel, settings.logLevel)),
     Layer.provide(logger),
     Layer.provide(tracing)
   )

@@ -1,5 +1,5 @@
-import { Config, Option } from "effect"
-import { Flag } from "effect/cli"
+import { Config, type LogLevel, Option } from "effect"
+import { CliConfig, Flag, GlobalFlag } from "effect/cli"
 
 /**
  * Operator settings. Each comes from a flag, else an environment variable,
@@ -8,6 +8,33 @@ import { Flag } from "effect/cli"
  */
 const setting = <A>(flag: Flag.Flag<A>, env: Config.Config<A>, description: string, fallback: A) =>
   flag.pipe(Flag.withDescription(description), Flag.withFallbackConfig(env), Flag.withDefault(fallback))
+
+const logLevels = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"] as const satisfies ReadonlyArray<LogLevel.LogLevel>
+
+/** A log level in any case (`debug`, `Debug`, `DEBUG`), since the README, Deployments and habit all differ. */
+export const parseLogLevel = (text: string): LogLevel.LogLevel | undefined =>
+  logLevels.find((level) => level.toLowerCase() === text.trim().toLowerCase())
+
+const logLevelSetting = Flag.String("log-level").pipe(
+  Flag.withMetavar("level"),
+  Flag.withDescription(`Minimum log level: ${logLevels.join(", ")}, in any case`),
+  Flag.withFallbackConfig(Config.String("LOG_LEVEL")),
+  Flag.withDefault("Info"),
+  // Applies to the flag, LOG_LEVEL and the default alike, so a typo in either is refused at start-up.
+  Flag.filterMap(
+    (text) => Option.fromUndefinedOr(parseLogLevel(text)),
+    () => `one of ${logLevels.join(", ")} (any case)`
+  )
+)
+
+/**
+ * The CLI's built-in flags without its own `--log-level`, which takes lower case
+ * only and no LOG_LEVEL; `settingsFlags.logLevel` replaces it, so `--help` lists
+ * the flag once.
+ */
+export const cliConfig = CliConfig.layer({
+  builtIns: GlobalFlag.BuiltIns.filter((flag) => flag !== GlobalFlag.LogLevel)
+})
 
 const optionalSetting = (name: string, env: string, description: string) =>
   Flag.String(name).pipe(Flag.withDescription(description), Flag.withFallbackConfig(Config.String(env)), Flag.optional)
@@ -22,6 +49,7 @@ export const settingsFlags = {
   namespace: optionalSetting("namespace", "WATCH_NAMESPACE", "Only serve BatchWorkloads in this namespace (default: all)"),
   metricsPort: setting(Flag.Int("metrics-port"), Config.Int("METRICS_PORT"), "Port for /metrics (0 turns it off)", 8080),
   healthPort: setting(Flag.Int("health-port"), Config.Int("HEALTH_PORT"), "Port for /healthz and /readyz (0 turns it off)", 8081),
+  logLevel: logLevelSetting,
   logFormat: setting(
     Flag.Literals("log-format", ["json", "pretty"]),
     Config.Literals(["json", "pretty"], "LOG_FORMAT"),
@@ -69,16 +97,6 @@ export const settingsFlags = {
   ),
   otlpEndpoint: optionalSetting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "Send traces to this OTLP/HTTP endpoint (default: off)")
 }
-
-const logLevels = ["Trace", "Debug", "Info", "Warn", "Error"] as const
-
-/** LOG_LEVEL, read in any case (`debug`, `Debug`), as the CLI's own `--log-level` flag accepts it. */
-export const logLevelFromEnv = Config.String("LOG_LEVEL").pipe(Config.option)
-
-export const parseLogLevel = (text: string) =>
-  logLevels.find((level) => level.toLowerCase() === text.toLowerCase())
-
-export const logLevelHelp = `LOG_LEVEL must be one of ${logLevels.join(", ")} (any case)`
 
 type FlagValue<F> = F extends Flag.Flag<infer A> ? A : never
 export type Settings = { readonly [K in keyof typeof settingsFlags]: FlagValue<(typeof settingsFlags)[K]> }

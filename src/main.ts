@@ -2,7 +2,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { Command } from "effect/cli"
 import { appLayer } from "./App.ts"
-import { settingsFlags } from "./Config.ts"
+import { cliConfig, settingsFlags } from "./Config.ts"
 
 const operator = Command.make("batch-workload-operator", settingsFlags, (settings) => Layer.launch(appLayer(settings))).pipe(
   Command.withDescription("Deploys BatchWorkloads onto nodes in batches")
@@ -10,6 +10,7 @@ const operator = Command.make("batch-workload-operator", settingsFlags, (setting
 
 operator.pipe(
   Command.run({ version: "0.1.0" }),
+  Effect.provide(cliConfig),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     // SIGTERM/SIGINT interrupt the app; that is a clean stop, not a failure.
