@@ -44,7 +44,12 @@ export const appLayer = (settings: Settings) => {
       kubeconfigPath: optionalValue(settings.kubeconfig),
       serviceAccountRoot: optionalValue(settings.serviceAccountRoot)
     },
-    { maxConcurrentRequests: settings.maxConcurrentRequests, watchTimeoutSeconds: 25 }
+    {
+      maxConcurrentRequests: settings.maxConcurrentRequests,
+      qps: settings.kubeApiQps,
+      burst: settings.kubeApiBurst,
+      watchTimeoutSeconds: 25
+    }
   )
   const services = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
     Layer.provideMerge(Caches.layer),

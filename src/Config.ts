@@ -89,6 +89,18 @@ export const settingsFlags = {
     "API requests in flight at once; more wait",
     32
   ),
+  kubeApiQps: setting(
+    Flag.Finite("kube-api-qps"),
+    Config.Number("KUBE_API_QPS"),
+    "Sustained API requests per second, as kube-controller-manager's flag; watches not counted; 0 turns it off",
+    100
+  ),
+  kubeApiBurst: setting(
+    Flag.Int("kube-api-burst"),
+    Config.Int("KUBE_API_BURST"),
+    "API requests that may go at once above --kube-api-qps",
+    200
+  ),
   statusFlushSeconds: setting(
     Flag.Finite("status-flush-seconds"),
     Config.Number("STATUS_FLUSH_SECONDS"),

@@ -1,6 +1,6 @@
 import { Clock, Duration, Effect, Metric, Schema } from "effect"
 import type { Lease } from "../api/core.ts"
-import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
+import { type KubeApiError, LeaderElectionKubeClient } from "../kube/KubeClient.ts"
 
 export interface LeaderElectionConfig {
   readonly leaseName: string
@@ -30,7 +30,8 @@ const microTime = (millis: number) => new Date(millis).toISOString().replace(/\.
  */
 export const makeLeaderElector = (config: LeaderElectionConfig) =>
   Effect.gen(function*() {
-    const kube = yield* KubeClient
+    // Its own client: renewals must not wait for permits or tokens behind the controller's requests.
+    const kube = yield* LeaderElectionKubeClient
     const durationSeconds = Math.max(1, Math.round(Duration.toSeconds(config.leaseDuration)))
     let observed: { readonly resourceVersion: string; readonly atMillis: number } | undefined
 

@@ -86,3 +86,12 @@ export class KubeClient extends Context.Service<KubeClient, {
     options?: { readonly subresource?: "status" }
   ) => Effect.Effect<Kinds[K], KubeApiError>
 }>()("batch-workload-operator/KubeClient") {}
+
+/**
+ * A client for leader election only, with its own concurrency permits and no
+ * rate limit: Lease renewals must never queue behind the controller's work,
+ * or a busy leader would miss its renew deadline and stop acting.
+ */
+export class LeaderElectionKubeClient extends Context.Service<LeaderElectionKubeClient, (typeof KubeClient)["Service"]>()(
+  "batch-workload-operator/LeaderElectionKubeClient"
+) {}

@@ -1,8 +1,16 @@
 import * as k8s from "@kubernetes/client-node"
 import { Cause, Duration, Effect, Layer, Metric, Queue, Semaphore, Stream } from "effect"
+import { RateLimiter } from "effect/persistence"
 import { group, plural, version } from "../api/BatchWorkload.ts"
 import type { Kind, Kinds } from "../api/core.ts"
-import { KubeApiError, KubeClient, type ListResult, reasonForStatus, type WatchEvent } from "./KubeClient.ts"
+import {
+  KubeApiError,
+  KubeClient,
+  LeaderElectionKubeClient,
+  type ListResult,
+  reasonForStatus,
+  type WatchEvent
+} from "./KubeClient.ts"
 
 interface ResourcePath {
   readonly prefix: string
@@ -68,11 +76,50 @@ const statusError = (status: number, body: string) => {
 export interface KubeClientOptions {
   /** How many API requests may be in flight at once; the rest wait their turn. */
   readonly maxConcurrentRequests: number
+  /** Sustained requests per second (client-go's QPS); 0 turns the limit off. Watches are not counted. */
+  readonly qps: number
+  /** Requests that may go at once before `qps` paces them (client-go's Burst). */
+  readonly burst: number
   /** The server closes each watch after about this long and the informer resumes it; under client-node's 30 s idle limit. */
   readonly watchTimeoutSeconds: number
 }
 
-export const defaultKubeClientOptions: KubeClientOptions = { maxConcurrentRequests: 32, watchTimeoutSeconds: 25 }
+export const defaultKubeClientOptions: KubeClientOptions = { maxConcurrentRequests: 32, qps: 100, burst: 200, watchTimeoutSeconds: 25 }
+
+/**
+ * Leader election's client: permits of its own and no QPS limit, so a Lease
+ * renewal never waits behind pod creates. It makes one request at a time, at
+ * most every retry period, so it needs neither.
+ */
+export const leaderElectionClientOptions = (options: KubeClientOptions): KubeClientOptions => ({
+  ...options,
+  maxConcurrentRequests: 2,
+  qps: 0,
+  burst: 0
+})
+
+/**
+ * client-go's client-side limit (flowcontrol.NewTokenBucketRateLimiter): a
+ * bucket of `burst` tokens refilled at `qps` per second; each request takes a
+ * token, waiting for one when the bucket is empty. Returns the effect that
+ * waits for a token. Built on Effect's token-bucket RateLimiter with its
+ * in-memory store: one key, so one bucket per client.
+ */
+export const makeRequestRateLimiter = (qps: number, burst: number) =>
+  Effect.gen(function*() {
+    if (!(qps > 0)) return Effect.void
+    const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
+    const capacity = Math.max(1, Math.floor(burst))
+    const consume = RateLimiter.sleep(limiter, {
+      algorithm: "token-bucket",
+      key: "kube-api",
+      limit: capacity,
+      // The RateLimiter refills one token every window / limit: that is 1 / qps seconds.
+      window: Duration.millis((capacity / qps) * 1000)
+    })
+    // The in-memory store cannot fail, and a delayed consume never exceeds the limit.
+    return consume.pipe(Effect.asVoid, Effect.orDie)
+  })
 
 /** The live client: raw JSON over client-node's authenticated transport, so objects keep their wire form. */
 export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOptions = defaultKubeClientOptions) =>
@@ -85,6 +132,7 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
     const transport = new k8s.IsomorphicFetchHttpLibrary()
     const watcher = new k8s.Watch(kubeConfig)
     const permits = yield* Semaphore.make(options.maxConcurrentRequests)
+    const waitForToken = yield* makeRequestRateLimiter(options.qps, options.burst)
 
     const request = (
       verb: string,
@@ -119,7 +167,9 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
             : Effect.fail(statusError(status, body))
         ),
         Effect.trackDuration(Metric.withAttributes(apiRequestSeconds, { verb, kind }), (d) => Duration.toMillis(d) / 1000),
-        permits.withPermits(1)
+        permits.withPermits(1),
+        // The token comes first, so a request waiting to be paced does not hold a permit others could use.
+        (limited) => Effect.andThen(waitForToken, limited)
       )
 
     const selectorQuery = (labelSelector: string | undefined): Record<string, string> =>
@@ -269,5 +319,10 @@ export const loadKubeConfig = (source: KubeConfigSource) =>
     catch: (cause) => new KubeApiError({ reason: "Invalid", message: `cannot load kubeconfig: ${describeCause(cause)}` })
   })
 
+/** The controller's client and leader election's own, from one kubeconfig. */
 export const kubeClientLayer = (source: KubeConfigSource, options: KubeClientOptions = defaultKubeClientOptions) =>
-  Layer.effect(KubeClient, Effect.flatMap(loadKubeConfig(source), (kubeConfig) => makeKubeClient(kubeConfig, options)))
+  Layer.unwrap(Effect.map(loadKubeConfig(source), (kubeConfig) =>
+    Layer.merge(
+      Layer.effect(KubeClient, makeKubeClient(kubeConfig, options)),
+      Layer.effect(LeaderElectionKubeClient, makeKubeClient(kubeConfig, leaderElectionClientOptions(options)))
+    )))

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { type LeaderElectionConfig, makeLeaderElector } from "../../src/controller/LeaderElection.ts"
-import { KubeApiError, KubeClient } from "../../src/kube/KubeClient.ts"
+import { KubeApiError, KubeClient, LeaderElectionKubeClient } from "../../src/kube/KubeClient.ts"
 import { FakeCluster } from "./support/FakeCluster.ts"
 
 const config = (identity: string): LeaderElectionConfig => ({
@@ -26,7 +26,7 @@ const replica = (identity: string, timeline: Array<string>) =>
       patch: (kind, namespace, name, patch, options) =>
         partitioned ? Effect.fail(unreachable) : cluster.client.patch(kind, namespace, name, patch, options)
     })
-    const elector = yield* makeLeaderElector(config(identity)).pipe(Effect.provideService(KubeClient, client))
+    const elector = yield* makeLeaderElector(config(identity)).pipe(Effect.provideService(LeaderElectionKubeClient, client))
     const work = Effect.gen(function*() {
       timeline.push(`${identity} starts`)
       yield* Effect.never

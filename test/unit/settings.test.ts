@@ -55,5 +55,15 @@ describe("settings", () => {
     Effect.gen(function*() {
       const help = (yield* runCli(["--help"])).output.join("\n")
       assert.strictEqual(help.match(/--log-level\b/g)?.length, 1, help)
+      assert.match(help, /--kube-api-qps/)
+      assert.match(help, /--kube-api-burst/)
+    }))
+
+  it.effect("the client-side rate limit: flags, else KUBE_API_QPS and KUBE_API_BURST, else 100/200", () =>
+    Effect.gen(function*() {
+      const limit = (seen: { settings?: Settings }) => [seen.settings?.kubeApiQps, seen.settings?.kubeApiBurst]
+      assert.deepStrictEqual(limit(yield* runCli([])), [100, 200])
+      assert.deepStrictEqual(limit(yield* runCli([], { KUBE_API_QPS: "20", KUBE_API_BURST: "30" })), [20, 30])
+      assert.deepStrictEqual(limit(yield* runCli(["--kube-api-qps=2.5", "--kube-api-burst", "5"], { KUBE_API_QPS: "20" })), [2.5, 5])
     }))
 })
