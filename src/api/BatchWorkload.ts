@@ -124,10 +124,15 @@ export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonl
   }
 ]
 
-export const NodePhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed"])
+/**
+ * Degraded: a LongRunning pod that had been Ready lost readiness (it is kept,
+ * not replaced). Cancelled: the node was deleted or deselected before its
+ * attempt finished, so the run went on without it.
+ */
+export const NodePhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded", "Cancelled"])
 export type NodePhase = typeof NodePhase.Type
-export const WorkloadPhase = NodePhase
-export type WorkloadPhase = NodePhase
+export const WorkloadPhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded"])
+export type WorkloadPhase = typeof WorkloadPhase.Type
 
 export const NodeStatus = Schema.Struct({
   nodeName: Schema.String,
@@ -135,7 +140,8 @@ export const NodeStatus = Schema.Struct({
   attempts: Schema.Int,
   podName: Schema.optionalKey(Schema.String),
   message: Schema.optionalKey(Schema.String),
-  lastTransitionTime: Schema.optionalKey(Schema.String)
+  lastTransitionTime: Schema.optionalKey(Schema.String),
+  nextAttemptTime: Schema.optionalKey(Schema.String.pipe(describe("When the node's next attempt may start, while it waits out its backoff.")))
 })
 export type NodeStatus = typeof NodeStatus.Type
 

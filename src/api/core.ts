@@ -49,7 +49,7 @@ export interface Node {
 export interface ContainerState {
   readonly waiting?: { readonly reason?: string; readonly message?: string }
   readonly running?: { readonly startedAt?: string }
-  readonly terminated?: { readonly exitCode: number; readonly reason?: string; readonly message?: string }
+  readonly terminated?: { readonly exitCode: number; readonly reason?: string; readonly message?: string; readonly finishedAt?: string }
 }
 
 export interface ContainerStatus {

@@ -1,10 +1,16 @@
-import { Effect, FiberMap, Metric, PubSub } from "effect"
-import { type BatchWorkloadObject, objectKey } from "../api/core.ts"
+import { Duration, Effect, Metric, Stream } from "effect"
+import { type BatchWorkloadObject, type Node, objectKey, type Pod } from "../api/core.ts"
+import { kind } from "../api/BatchWorkload.ts"
+import type { Change } from "../kube/Informer.ts"
 import { Caches } from "../services/Caches.ts"
-import { workloadsByPhase } from "./metrics.ts"
-import { reconcileWorkload, runKey } from "./WorkloadReconciler.ts"
+import { reconcileErrors, reconcileSeconds, reconcileTotal, workloadsByPhase } from "./metrics.ts"
+import { makeReconciler } from "./Reconciler.ts"
+import { makeWorkQueue } from "./WorkQueue.ts"
 
-const phases = ["Pending", "Running", "Succeeded", "Failed"] as const
+const controllerName = "batchworkload"
+const phases = ["Pending", "Running", "Succeeded", "Failed", "Degraded"] as const
+/** Workloads are independent; a handful of workers keeps one slow reconcile from holding up the rest. */
+const workers = 4
 
 const phaseOf = (workload: BatchWorkloadObject) => {
   const status = workload.status
@@ -13,49 +19,83 @@ const phaseOf = (workload: BatchWorkloadObject) => {
 }
 
 /** Sets the per-phase gauge from the cache, which already reflects the operator's own status writes. */
-const countPhases = (workloads: ReadonlyArray<BatchWorkloadObject>) =>
-  Effect.forEach(phases, (phase) =>
-    Metric.update(
-      Metric.withAttributes(workloadsByPhase, { phase }),
-      workloads.filter((workload) => phaseOf(workload) === phase).length
-    ), { discard: true })
+const countPhases = (workloads: Iterable<BatchWorkloadObject>) => {
+  const counts = new Map<string, number>(phases.map((phase) => [phase, 0]))
+  for (const workload of workloads) counts.set(phaseOf(workload), (counts.get(phaseOf(workload)) ?? 0) + 1)
+  return Effect.forEach(phases, (phase) => Metric.update(Metric.withAttributes(workloadsByPhase, { phase }), counts.get(phase) ?? 0), {
+    discard: true
+  })
+}
+
+/** Predicate, as controller-runtime's GenerationChanged and friends: our own status writes do not wake the workload. */
+const workloadChangeMatters = (change: Change<BatchWorkloadObject>) => {
+  if (change.type === "delete" || change.previous === undefined) return true
+  const [before, after] = [change.previous.metadata, change.object.metadata]
+  return before.generation !== after.generation || before.deletionTimestamp !== after.deletionTimestamp ||
+    JSON.stringify(before.annotations) !== JSON.stringify(after.annotations) ||
+    JSON.stringify(before.finalizers) !== JSON.stringify(after.finalizers)
+}
+
+const readyStatus = (node: Node) => node.status?.conditions?.find((c) => c.type === "Ready")?.status
+
+/** Heartbeats rewrite nodes all the time; only labels, cordons, taints and readiness decide where pods go. */
+const nodeChangeMatters = (change: Change<Node>) =>
+  change.type === "delete" || change.previous === undefined ||
+  JSON.stringify(change.previous.metadata.labels) !== JSON.stringify(change.object.metadata.labels) ||
+  JSON.stringify(change.previous.spec) !== JSON.stringify(change.object.spec) ||
+  readyStatus(change.previous) !== readyStatus(change.object) ||
+  change.previous.metadata.deletionTimestamp !== change.object.metadata.deletionTimestamp
+
+/** The workload a pod belongs to, by its controller owner reference. */
+const ownerKey = (pod: Pod) => {
+  const owner = pod.metadata.ownerReferences?.find((ref) => ref.controller === true && ref.kind === kind)
+  return owner === undefined ? [] : [`${pod.metadata.namespace ?? ""}/${owner.name}`]
+}
 
 /**
- * Runs one reconciler fiber per workload. A change to a workload's run key
- * (spec generation, retry token, deletion) interrupts its fiber and starts a
- * fresh one; every other change, such as the operator's own status writes, is
- * left to the running fiber. Returns only when interrupted.
+ * The controller: a Stream over the watch events of workloads, their pods and
+ * the nodes feeds a keyed work queue (one reconcile per workload at a time,
+ * repeated events coalesced, failures retried with backoff), and workers run
+ * the level-based reconcile for each key. Returns only when interrupted.
  */
 export const runController = Effect.gen(function*() {
   const caches = yield* Caches
-  const changes = yield* caches.workloads.subscribe
+  const queue = yield* makeWorkQueue({ baseDelay: Duration.millis(500), maxDelay: Duration.minutes(1) })
+  const reconciler = yield* makeReconciler
+  // Subscribe before the first enqueue, so no change between the two is missed.
+  const workloadChanges = yield* caches.workloads.changes
+  const podChanges = yield* caches.pods.changes
+  const nodeChanges = yield* caches.nodes.changes
   yield* caches.synced
-  const fibers = yield* FiberMap.make<string>()
-  const startedWith = new Map<string, string>()
 
-  const dispatch = (workload: BatchWorkloadObject) =>
-    Effect.gen(function*() {
-      const key = objectKey(workload.metadata)
-      const next = runKey(workload)
-      if (startedWith.get(key) === next) return
-      startedWith.set(key, next)
-      // Wait for the old run to stop before the new one plans, so they never act on the same pods at once.
-      yield* FiberMap.remove(fibers, key)
-      yield* FiberMap.run(fibers, key, reconcileWorkload(key))
-    })
+  const allWorkloads = () => [...caches.workloads.store.keys()]
+  const keys = Stream.mergeAll([
+    workloadChanges.pipe(
+      Stream.tap(() => countPhases(caches.workloads.store.values())),
+      Stream.filter(workloadChangeMatters),
+      Stream.map((change) => objectKey(change.object.metadata))
+    ),
+    podChanges.pipe(Stream.flatMap((change) => Stream.fromIterable(ownerKey(change.object)))),
+    nodeChanges.pipe(Stream.filter(nodeChangeMatters), Stream.flatMap(() => Stream.fromIterable(allWorkloads())))
+  ], { concurrency: "unbounded" })
+  yield* Effect.forkScoped(Stream.runForEach(keys, queue.add))
 
-  yield* Effect.logInfo(`caches synced: ${caches.workloads.list().length} workloads, ${caches.nodes.list().length} nodes`)
-  yield* Effect.forEach(caches.workloads.list(), dispatch, { discard: true })
-  yield* countPhases(caches.workloads.list())
-  while (true) {
-    const change = yield* PubSub.take(changes)
-    yield* countPhases(caches.workloads.list())
-    if (change.type === "upsert") {
-      yield* dispatch(change.object)
-    } else {
-      const key = objectKey(change.object.metadata)
-      startedWith.delete(key)
-      yield* FiberMap.remove(fibers, key)
-    }
-  }
+  yield* Effect.logInfo(`caches synced: ${caches.workloads.store.size} workloads, ${caches.nodes.store.size} nodes`)
+  yield* countPhases(caches.workloads.store.values())
+  yield* Effect.forEach(allWorkloads(), queue.add, { discard: true })
+
+  const reconcile = (key: string) =>
+    reconciler.reconcile(key).pipe(
+      Effect.tap((result) => caches.workloads.get(key) === undefined && result.requeueAfter === undefined ? queue.forget(key) : Effect.void),
+      Effect.trackDuration(Metric.withAttributes(reconcileSeconds, { controller: controllerName }), (d) => Duration.toMillis(d) / 1000),
+      Effect.tap(() => Metric.update(Metric.withAttributes(reconcileTotal, { controller: controllerName, result: "success" }), 1)),
+      Effect.tapError((error) =>
+        Effect.gen(function*() {
+          yield* Metric.update(Metric.withAttributes(reconcileTotal, { controller: controllerName, result: "error" }), 1)
+          yield* Metric.update(Metric.withAttributes(reconcileErrors, { controller: controllerName }), 1)
+          yield* Effect.logWarning(`reconcile failed, will retry: ${error.message}`).pipe(Effect.annotateLogs({ workload: key }))
+        })
+      )
+    )
+  return yield* queue.run(workers, reconcile)
 }).pipe(Effect.scoped)

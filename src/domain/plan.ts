@@ -1,98 +1,371 @@
-import type { BatchWorkloadSpec } from "../api/BatchWorkload.ts"
-import type { Pod } from "../api/core.ts"
+import { Duration } from "effect"
+import type { BatchWorkloadSpec, NodeStatus } from "../api/BatchWorkload.ts"
+import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
-import type { NodeSelection } from "./nodeSelection.ts"
-import { classifyPod, podAttempt, podName, podNodeName, podRevision } from "./pods.ts"
+import { type NodeDecision, nodeShouldRun } from "./nodeDecision.ts"
+import { classifyPod, podAttempt, podNodeName, podRevision } from "./pods.ts"
 
-/** Where a node stands when a run starts, read from the cluster alone so a restarted operator resumes exactly. */
-export type NodeStart =
-  | { readonly _tag: "Unavailable"; readonly nodeName: string; readonly reason: string }
-  | { readonly _tag: "Succeeded"; readonly nodeName: string; readonly podName: string; readonly attempts: number }
-  | {
-    readonly _tag: "Exhausted"
-    readonly nodeName: string
-    readonly podName: string
-    readonly attempts: number
-    readonly reason: string
-  }
-  /** The current revision's pod is still working on attempt `attempt`; wait for it rather than replace it. */
-  | {
-    readonly _tag: "InProgress"
-    readonly nodeName: string
-    readonly podName: string
-    readonly attempt: number
-    readonly startedAtMillis: number
-  }
-  /** Needs a new pod for attempt `attemptsUsed + 1` (replacing any pod of the same name). */
-  | {
-    readonly _tag: "NeedsPod"
-    readonly nodeName: string
-    readonly podName: string
-    readonly attemptsUsed: number
-    readonly lastFailure: string | undefined
-  }
-
-export interface RunPlan {
-  readonly nodes: ReadonlyArray<NodeStart>
-  /** Pods on nodes the workload no longer targets, and outdated pods that never got going. */
-  readonly podsToRemove: ReadonlyArray<Pod>
+/**
+ * Everything one reconcile decides from: the spec, the cluster as the caches
+ * show it, and the run's own record (the node entries of the status, for the
+ * same revision). The same input always gives the same plan.
+ */
+export interface PlanInput {
+  readonly spec: BatchWorkloadSpec
+  readonly revision: string
+  /** Every node the cache holds. */
+  readonly nodes: ReadonlyMap<string, Node>
+  /** The workload's own pods (by uid label). */
+  readonly pods: ReadonlyArray<Pod>
+  /** Node entries recorded for this run (same revision); empty for a new run. */
+  readonly record: ReadonlyMap<string, NodeStatus>
+  readonly nowMillis: number
+  /** Delay before retry `n` (1-based), or undefined when none is left. */
+  readonly retryDelayMillis: (retry: number) => number | undefined
+  /** The pod name to use for a node: unique per workload and node. */
+  readonly podNameFor: (nodeName: string) => string
 }
 
-export const isSettled = (start: NodeStart) =>
-  start._tag === "Succeeded" || start._tag === "Exhausted" || start._tag === "Unavailable"
+/** Something worth an Event or a log line: a node's outcome changed. */
+export interface Notice {
+  readonly type: "Normal" | "Warning"
+  readonly reason: "NodeSucceeded" | "NodeRetrying" | "NodeFailed" | "NodeDegraded" | "NodeCancelled"
+  readonly nodeName: string
+  readonly message: string
+  /** How long the attempt that just ended ran, for the attempt-duration histogram. */
+  readonly attemptSeconds?: number
+}
+
+export interface Plan {
+  readonly entries: ReadonlyArray<NodeStatus>
+  readonly creates: ReadonlyArray<{ readonly nodeName: string; readonly podName: string; readonly attempt: number }>
+  readonly deletes: ReadonlyArray<{ readonly pod: Pod; readonly reason: string }>
+  /** The earliest moment something is due (a timeout, a retry) if nothing else happens first. */
+  readonly wakeAtMillis: number | undefined
+  readonly desired: number
+  /** Why matching nodes were passed over, for the InsufficientNodes condition. */
+  readonly skipped: ReadonlyArray<string>
+  readonly notices: ReadonlyArray<Notice>
+}
+
+/** One node's share of the plan, before batch slots are handed out. */
+interface Verdict {
+  readonly entry: NodeStatus | undefined
+  /** The node occupies a batch slot: an attempt is under way or waiting to be retried. */
+  readonly active: boolean
+  readonly deletes: ReadonlyArray<{ readonly pod: Pod; readonly reason: string }>
+  readonly wakeAtMillis?: number
+  readonly notices: ReadonlyArray<Notice>
+  /** The node wants a pod for this attempt; `held` ones already own a slot. */
+  readonly start?: { readonly attempt: number; readonly held: boolean; readonly replacing?: Pod }
+}
+
+/** A node's pods of this workload: of this revision, of an older one, and whether any is terminating. */
+interface NodePods {
+  current?: Pod
+  outdated?: Pod
+  terminating: boolean
+  readonly all: Array<Pod>
+}
 
 const creationMillis = (pod: Pod) => Date.parse(pod.metadata.creationTimestamp ?? "") || 0
 
-/** Decides, for every target node, what the run has left to do there. */
-export const planRun = (input: {
-  readonly spec: BatchWorkloadSpec
-  readonly workloadName: string
-  readonly revision: string
-  readonly selection: NodeSelection
-  readonly pods: ReadonlyArray<Pod>
-  readonly nowMillis: number
-  readonly timeoutMillis: number
-}): RunPlan => {
-  const podByNode = new Map<string, Pod>()
-  for (const pod of input.pods) podByNode.set(podNodeName(pod), pod)
-  const maxAttempts = input.spec.maxRetries + 1
-  const abandoned: Array<Pod> = []
+/** When the pod's container stopped, as its kubelet reported: backoff counts from the failure, not from when it was noticed. */
+const finishedMillis = (pod: Pod) => {
+  const finishedAt = pod.status?.containerStatuses?.find((c) => c.state?.terminated?.finishedAt !== undefined)?.state?.terminated?.finishedAt
+  const millis = finishedAt !== undefined ? Date.parse(finishedAt) : Number.NaN
+  return Number.isNaN(millis) ? undefined : millis
+}
+const isoAt = (millis: number) => new Date(millis).toISOString()
+const formatSeconds = (millis: number) => `${Math.round(millis / 100) / 10}s`
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`
 
-  const nodes = input.selection.targets.map((target): NodeStart => {
-    const name = podName(input.workloadName, target.nodeName)
-    if (target._tag === "Unavailable") return { _tag: "Unavailable", nodeName: target.nodeName, reason: target.reason }
-    const pod = podByNode.get(target.nodeName)
-    const current = pod !== undefined && podRevision(pod) === input.revision && pod.metadata.deletionTimestamp === undefined
-    if (pod === undefined || !current) {
-      // An outdated pod that is serving keeps serving until its node's turn; one still starting is abandoned now.
-      const keepUntilReplaced = pod !== undefined && pod.metadata.deletionTimestamp === undefined &&
-        classifyPod(pod, input.spec.mode)._tag === "Succeeded"
-      if (pod !== undefined && !keepUntilReplaced) abandoned.push(pod)
+const isSettledFor = (spec: BatchWorkloadSpec, entry: NodeStatus | undefined) =>
+  spec.mode === "RunToCompletion" && entry !== undefined &&
+  (entry.phase === "Succeeded" || (entry.phase === "Failed" && entry.attempts > 0))
+
+const podsByNode = (pods: ReadonlyArray<Pod>, revision: string) => {
+  const byNode = new Map<string, NodePods>()
+  for (const pod of pods) {
+    const nodeName = podNodeName(pod)
+    const slot = byNode.get(nodeName) ?? { terminating: false, all: [] }
+    slot.all.push(pod)
+    if (pod.metadata.deletionTimestamp !== undefined) slot.terminating = true
+    else if (podRevision(pod) === revision) slot.current = pod
+    else slot.outdated = pod
+    byNode.set(nodeName, slot)
+  }
+  return byNode
+}
+
+/** Decides what one node needs now; slots for new attempts are handed out afterwards, in node order. */
+const judgeNode = (
+  input: PlanInput,
+  nodeName: string,
+  decision: NodeDecision,
+  pods: Readonly<NodePods>,
+  entry: NodeStatus | undefined
+): Verdict => {
+  const { nowMillis, spec } = input
+  const maxAttempts = spec.maxRetries + 1
+  const label = (attempt: number) => `attempt ${attempt} of ${maxAttempts}`
+  const podName = pods.current?.metadata.name ?? pods.outdated?.metadata.name ?? entry?.podName ?? input.podNameFor(nodeName)
+  const none: Verdict = { entry, active: false, deletes: [], notices: [] }
+
+  if (isSettledFor(spec, entry)) return none
+
+  if (decision.departed) {
+    const deletes = pods.all.filter((pod) => pod.metadata.deletionTimestamp === undefined)
+      .map((pod) => ({ pod, reason: decision.reason ?? "node departed" }))
+    const wasUnderWay = entry !== undefined && (entry.phase === "Pending" || entry.phase === "Running")
+    if (!wasUnderWay) return { ...none, entry: entry?.phase === "Cancelled" ? entry : undefined, deletes }
+    const message = `cancelled: ${decision.reason ?? "node departed"}`
+    return {
+      entry: { nodeName, phase: "Cancelled", attempts: entry.attempts, ...(entry.podName ? { podName: entry.podName } : {}), message },
+      active: false,
+      deletes,
+      notices: [{ type: "Warning", reason: "NodeCancelled", nodeName, message: `node ${nodeName}: ${message}` }]
+    }
+  }
+
+  /** An attempt ended in failure: wait out the backoff and retry, or give up when none are left. */
+  const attemptFailed = (
+    attempt: number,
+    reason: string,
+    failedPod: Pod | undefined,
+    extraDeletes: Verdict["deletes"] = [],
+    failedAtMillis = nowMillis
+  ): Verdict => {
+    const attemptSeconds = failedPod !== undefined ? Math.max(0, nowMillis - creationMillis(failedPod)) / 1000 : undefined
+    const timing = attemptSeconds !== undefined ? { attemptSeconds } : {}
+    if (attempt >= maxAttempts) {
+      const message = `failed after ${plural(attempt, "attempt")}: ${reason}`
+      const notices: Array<Notice> = entry?.phase === "Failed" && entry.attempts === attempt
+        ? []
+        : [{ type: "Warning", reason: "NodeFailed", nodeName, message: `node ${nodeName}: ${message}`, ...timing }]
+      return { entry: { nodeName, phase: "Failed", attempts: attempt, podName, message }, active: false, deletes: extraDeletes, notices }
+    }
+    const known = entry?.attempts === attempt && entry.nextAttemptTime !== undefined ? Date.parse(entry.nextAttemptTime) : undefined
+    const delay = input.retryDelayMillis(attempt) ?? 0
+    const nextAttemptAt = known ?? failedAtMillis + delay
+    const message = known !== undefined && entry?.message !== undefined
+      ? entry.message
+      : `${label(attempt)} failed: ${reason}; retrying in ${formatSeconds(delay)}`
+    const notices: Array<Notice> = known !== undefined
+      ? []
+      : [{ type: "Warning", reason: "NodeRetrying", nodeName, message: `node ${nodeName}: ${message}`, ...timing }]
+    const waiting: NodeStatus = { nodeName, phase: "Pending", attempts: attempt, podName, message, nextAttemptTime: isoAt(nextAttemptAt) }
+    if (nowMillis < nextAttemptAt) return { entry: waiting, active: true, deletes: extraDeletes, wakeAtMillis: nextAttemptAt, notices }
+    if (!decision.shouldStart) {
+      return { entry: { ...waiting, message: `${message}; waiting: ${decision.reason ?? "node cannot start a pod"}` }, active: true, deletes: extraDeletes, notices }
+    }
+    // The retry is due. The failed pod holds the node's pod name, so it goes first; the next pass creates the new one.
+    const stillThere = failedPod !== undefined && failedPod.metadata.deletionTimestamp === undefined &&
+      !extraDeletes.some((d) => d.pod.metadata.uid === failedPod.metadata.uid)
+    if (stillThere) {
+      return { entry: waiting, active: true, deletes: [...extraDeletes, { pod: failedPod, reason: `retrying ${nodeName}` }], notices }
+    }
+    if (pods.terminating || extraDeletes.length > 0) return { entry: waiting, active: true, deletes: extraDeletes, notices }
+    return { entry: waiting, active: true, deletes: extraDeletes, notices, start: { attempt: attempt + 1, held: true } }
+  }
+
+  const current = pods.current
+  if (current !== undefined) {
+    const attempt = podAttempt(current)
+    if (!decision.shouldContinueRunning) {
+      return attemptFailed(attempt, `evicted: ${decision.reason ?? "node no longer runs the pod"}`, current, [{ pod: current, reason: decision.reason ?? "evicted" }])
+    }
+    const outcome = classifyPod(current, spec.mode)
+    const servedBefore = spec.mode === "LongRunning" && entry?.attempts === attempt &&
+      (entry.phase === "Succeeded" || entry.phase === "Degraded")
+    if (outcome._tag === "Succeeded") {
+      const message = spec.mode === "LongRunning" ? "pod is Ready" : "pod completed"
+      const notices: Array<Notice> = servedBefore ? [] : [{
+        type: "Normal",
+        reason: "NodeSucceeded",
+        nodeName,
+        message: `node ${nodeName}: ${message} (attempt ${attempt})`,
+        attemptSeconds: Math.max(0, nowMillis - creationMillis(current)) / 1000
+      }]
+      return { ...none, entry: { nodeName, phase: "Succeeded", attempts: attempt, podName, message }, notices }
+    }
+    if (outcome._tag === "Failed") return attemptFailed(attempt, outcome.reason, current, [], Math.min(nowMillis, finishedMillis(current) ?? nowMillis))
+    if (servedBefore) {
+      const message = `pod lost readiness: ${outcome.message}`
+      const notices: Array<Notice> = entry.phase === "Degraded"
+        ? []
+        : [{ type: "Warning", reason: "NodeDegraded", nodeName, message: `node ${nodeName}: ${message}` }]
+      return { ...none, entry: { nodeName, phase: "Degraded", attempts: attempt, podName, message }, notices }
+    }
+    const timeoutMillis = Duration.toMillis(spec.timeout)
+    const deadline = creationMillis(current) + timeoutMillis
+    if (nowMillis >= deadline) return attemptFailed(attempt, timeoutMessage(timeoutMillis), current, [], deadline)
+    return {
+      entry: { nodeName, phase: outcome.running ? "Running" : "Pending", attempts: attempt, podName, message: `${label(attempt)}: ${outcome.message}` },
+      active: true,
+      deletes: [],
+      wakeAtMillis: deadline,
+      notices: []
+    }
+  }
+
+  const attemptsSoFar = entry?.phase === "Cancelled" ? entry.attempts : entry?.attempts ?? 0
+  if (pods.terminating) {
+    // A retry keeps its backoff while the failed pod goes away.
+    if (entry?.nextAttemptTime !== undefined && entry.phase === "Pending") return attemptFailed(entry.attempts, "", undefined)
+    return {
+      entry: { nodeName, phase: "Pending", attempts: attemptsSoFar, podName, message: "waiting for the previous pod to terminate" },
+      active: true,
+      deletes: [],
+      notices: []
+    }
+  }
+  if (pods.outdated !== undefined) {
+    const serving = classifyPod(pods.outdated, spec.mode)._tag === "Succeeded"
+    const waiting: NodeStatus = { nodeName, phase: "Pending", attempts: 0, podName, message: "waiting for its batch" }
+    // A pod of an older revision that is serving keeps serving until its node's turn; one still starting goes now.
+    if (!serving) return { ...none, entry: waiting, deletes: [{ pod: pods.outdated, reason: "outdated and not serving" }] }
+    return { ...none, entry: waiting, start: { attempt: 1, held: false, replacing: pods.outdated } }
+  }
+  if (entry !== undefined && entry.attempts > 0 && entry.phase !== "Cancelled") {
+    if (entry.phase === "Failed") return none
+    if (entry.nextAttemptTime !== undefined) return attemptFailed(entry.attempts, "", undefined)
+    if (spec.mode === "LongRunning" && (entry.phase === "Succeeded" || entry.phase === "Degraded") && decision.shouldContinueRunning) {
+      // A serving pod that someone deleted (a drain, a mistake) is replaced like a DaemonSet's, not held against the node.
       return {
-        _tag: "NeedsPod",
-        nodeName: target.nodeName,
-        podName: name,
-        attemptsUsed: 0,
-        lastFailure: undefined
+        ...none,
+        entry: { nodeName, phase: "Pending", attempts: entry.attempts, podName, message: "the pod disappeared; replacing it" },
+        start: { attempt: entry.attempts + 1, held: false }
       }
     }
-    const attempt = podAttempt(pod)
-    const outcome = classifyPod(pod, input.spec.mode)
-    if (outcome._tag === "Succeeded") return { _tag: "Succeeded", nodeName: target.nodeName, podName: name, attempts: attempt }
-    const startedAtMillis = creationMillis(pod)
-    const failure = outcome._tag === "Failed"
-      ? outcome.reason
-      : input.nowMillis - startedAtMillis >= input.timeoutMillis
-      ? timeoutMessage(input.timeoutMillis)
-      : undefined
-    if (failure === undefined) {
-      return { _tag: "InProgress", nodeName: target.nodeName, podName: name, attempt, startedAtMillis }
+    const gone = decision.shouldContinueRunning ? "the pod was deleted" : `evicted: ${decision.reason ?? ""}`
+    return attemptFailed(entry.attempts, gone, undefined)
+  }
+  return {
+    ...none,
+    entry: { nodeName, phase: "Pending", attempts: attemptsSoFar, message: decision.shouldStart ? "waiting for its batch" : `waiting: ${decision.reason ?? ""}` },
+    start: { attempt: attemptsSoFar + 1, held: false }
+  }
+}
+
+/** Which nodes the run covers, in the order they are worked on, with the decision for each. */
+const chooseNodes = (input: PlanInput, byNode: ReturnType<typeof podsByNode>) => {
+  const { spec } = input
+  const decide = (nodeName: string) => nodeShouldRun(nodeName, input.nodes.get(nodeName), spec)
+  const committed = (nodeName: string) => {
+    const entry = input.record.get(nodeName)
+    return byNode.has(nodeName) || (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(spec, entry)))
+  }
+  const chosen: Array<{ nodeName: string; decision: NodeDecision }> = []
+  const unavailable: Array<{ nodeName: string; reason: string }> = []
+  const skipped: Array<string> = []
+
+  if (spec.nodeNames !== undefined) {
+    const names = spec.nodeNames.slice(0, spec.replicas ?? spec.nodeNames.length)
+    for (const nodeName of names) {
+      const decision = decide(nodeName)
+      if (committed(nodeName) || decision.shouldStart) chosen.push({ nodeName, decision })
+      else {
+        const reason = input.nodes.has(nodeName) ? decision.reason ?? "not eligible" : `node ${nodeName} not found`
+        unavailable.push({ nodeName, reason })
+        skipped.push(reason)
+      }
     }
-    return attempt >= maxAttempts
-      ? { _tag: "Exhausted", nodeName: target.nodeName, podName: name, attempts: attempt, reason: failure }
-      : { _tag: "NeedsPod", nodeName: target.nodeName, podName: name, attemptsUsed: attempt, lastFailure: failure }
+    return { chosen, unavailable, skipped, desired: names.length }
+  }
+
+  const matching = [...input.nodes.values()].filter((node) => !decide(node.metadata.name).departed)
+    .map((node) => node.metadata.name).sort()
+  const limit = spec.replicas ?? Infinity
+  const keep = matching.filter(committed).slice(0, limit)
+  const kept = new Set(keep)
+  for (const nodeName of matching) {
+    if (kept.has(nodeName)) continue
+    const decision = decide(nodeName)
+    if (!decision.shouldStart) skipped.push(decision.reason ?? `node ${nodeName} is not eligible`)
+    else if (keep.length < limit) {
+      keep.push(nodeName)
+      kept.add(nodeName)
+    }
+  }
+  for (const nodeName of keep.sort()) chosen.push({ nodeName, decision: decide(nodeName) })
+  return { chosen, unavailable, skipped, desired: spec.replicas ?? chosen.length }
+}
+
+/**
+ * Decides, for every node, what the run has left to do there now: which
+ * pods to create (never more than `batchSize` nodes in flight), which to
+ * delete, and what each node's status entry says. Read from the cluster and
+ * the run's record alone, so a restarted operator plans exactly the same.
+ */
+export const planWorkload = (input: PlanInput): Plan => {
+  const byNode = podsByNode(input.pods, input.revision)
+  const emptyPods: NodePods = { terminating: false, all: [] }
+  const { chosen, desired, skipped, unavailable } = chooseNodes(input, byNode)
+  const chosenNames = new Set([...chosen.map((c) => c.nodeName), ...unavailable.map((u) => u.nodeName)])
+
+  const verdicts = chosen.map(({ decision, nodeName }) => ({
+    nodeName,
+    decision,
+    verdict: judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
+  }))
+  const departedNames = new Set([...input.record.keys(), ...byNode.keys()].filter((name) => !chosenNames.has(name)))
+  const departed = [...departedNames].sort().map((nodeName) => {
+    const own = nodeShouldRun(nodeName, input.nodes.get(nodeName), input.spec)
+    const decision: NodeDecision = own.departed
+      ? own
+      : {
+        ...own,
+        departed: true,
+        shouldStart: false,
+        shouldContinueRunning: false,
+        reason: own.reason ?? `node ${nodeName} is beyond the workload's replicas`
+      }
+    return judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
   })
 
-  const targeted = new Set(input.selection.targets.map((target) => target.nodeName))
-  return { nodes, podsToRemove: [...abandoned, ...input.pods.filter((pod) => !targeted.has(podNodeName(pod)))] }
+  let free = input.spec.batchSize - verdicts.filter(({ verdict }) => verdict.active).length
+  const creates: Array<Plan["creates"][number]> = []
+  const deletes: Array<Plan["deletes"][number]> = []
+  const entries: Array<NodeStatus> = []
+  const maxAttempts = input.spec.maxRetries + 1
+  for (const { decision, nodeName, verdict } of verdicts) {
+    deletes.push(...verdict.deletes)
+    const start = verdict.start
+    const granted = start !== undefined && decision.shouldStart && (start.held || free > 0)
+    if (!granted || start === undefined) {
+      if (verdict.entry !== undefined) entries.push(verdict.entry)
+      continue
+    }
+    if (!start.held) free -= 1
+    const podName = start.replacing?.metadata.name ?? verdict.entry?.podName ?? input.podNameFor(nodeName)
+    if (start.replacing !== undefined) {
+      deletes.push({ pod: start.replacing, reason: "replaced by the new revision" })
+      entries.push({ nodeName, phase: "Pending", attempts: 0, podName, message: "replacing the previous revision's pod" })
+    } else {
+      creates.push({ nodeName, podName, attempt: start.attempt })
+      entries.push({ nodeName, phase: "Pending", attempts: start.attempt, podName, message: `attempt ${start.attempt} of ${maxAttempts}: creating pod` })
+    }
+  }
+  for (const { nodeName, reason } of unavailable) entries.push({ nodeName, phase: "Failed", attempts: 0, message: reason })
+  for (const verdict of departed) {
+    deletes.push(...verdict.deletes)
+    if (verdict.entry !== undefined) entries.push(verdict.entry)
+  }
+
+  // Named nodes are reported in the order they were named.
+  const order = new Map((input.spec.nodeNames ?? []).map((name, index) => [name, index]))
+  if (order.size > 0) entries.sort((a, b) => (order.get(a.nodeName) ?? order.size) - (order.get(b.nodeName) ?? order.size))
+
+  const all = [...verdicts.map((v) => v.verdict), ...departed]
+  const wakeTimes = all.flatMap((verdict) => verdict.wakeAtMillis !== undefined ? [verdict.wakeAtMillis] : [])
+  return {
+    entries,
+    creates,
+    deletes,
+    wakeAtMillis: wakeTimes.length > 0 ? Math.min(...wakeTimes) : undefined,
+    desired,
+    skipped,
+    notices: all.flatMap((verdict) => verdict.notices)
+  }
 }

@@ -32,10 +32,20 @@ export const labelValue = (value: string) => {
  * characters so it is also a valid hostname; long names keep a readable
  * prefix and gain a hash of both parts.
  */
-export const podName = (workloadName: string, nodeName: string) => {
-  const plain = `${workloadName}-${nodeName}`.toLowerCase().replace(/[^a-z0-9.-]/g, "-")
+export const podName = (workloadName: string, nodeName: string) => withHash(`${workloadName}-${nodeName}`, `${workloadName}/${nodeName}`)
+
+/**
+ * The name used when the plain one is taken by another workload's pod
+ * (`agent` on `edge-worker-1` and `agent-edge` on `worker-1` both read
+ * `agent-edge-worker-1`): the workload's uid makes it unique per workload and node.
+ */
+export const uniquePodName = (workloadName: string, nodeName: string, workloadUid: string) =>
+  withHash(`${workloadName}-${nodeName}-${shortHash(workloadUid, 5)}`, `${workloadName}/${nodeName}/${workloadUid}`)
+
+const withHash = (name: string, identity: string) => {
+  const plain = name.toLowerCase().replace(/[^a-z0-9.-]/g, "-")
   if (plain.length <= maxNameLength) return plain
-  const hash = shortHash(`${workloadName}/${nodeName}`, 10)
+  const hash = shortHash(identity, 10)
   const prefix = plain.slice(0, maxNameLength - hash.length - 1).replace(/[^a-z0-9]+$/, "")
   return `${prefix}-${hash}`
 }
@@ -88,20 +98,30 @@ export const workloadRef = (metadata: ObjectMeta): WorkloadRef => ({
   uid: metadata.uid ?? ""
 })
 
+/**
+ * As DaemonSet pods do, tolerate the node lifecycle controller's readiness
+ * taints without a time limit: a NotReady blip must not evict a pod that
+ * the operator itself would keep.
+ */
+const readinessTolerations = [
+  { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
+  { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" }
+]
+
 /** The pod for one attempt on one node. */
 export const buildPod = (
   workload: WorkloadRef,
   spec: BatchWorkloadSpec,
-  nodeName: string,
-  attempt: number,
+  target: { readonly nodeName: string; readonly podName: string; readonly attempt: number },
   podRevision: string
 ): Pod => {
   const template = podTemplate(spec, spec.mode)
+  const { attempt, nodeName } = target
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
-      name: podName(workload.name, nodeName),
+      name: target.podName,
       namespace: workload.namespace,
       labels: {
         ...template.podLabels,
@@ -128,7 +148,7 @@ export const buildPod = (
     spec: {
       nodeName,
       restartPolicy: template.restartPolicy,
-      tolerations: template.tolerations,
+      tolerations: [...template.tolerations, ...readinessTolerations],
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       securityContext: { seccompProfile: { type: "RuntimeDefault" } },

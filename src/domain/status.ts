@@ -5,7 +5,12 @@ export const conditionTypes = {
   complete: "Complete",
   failed: "Failed",
   insufficientNodes: "InsufficientNodes",
-  invalidSpec: "InvalidSpec"
+  invalidSpec: "InvalidSpec",
+  // kstatus (Flux, Argo CD, `kubectl wait --for=condition=Ready`) reads these three.
+  ready: "Ready",
+  reconciling: "Reconciling",
+  stalled: "Stalled",
+  degraded: "Degraded"
 } as const
 
 /** Keeps a condition's lastTransitionTime unless its status actually flips, as `meta.SetStatusCondition` does. */
@@ -32,99 +37,117 @@ export interface StatusInput {
   readonly desired: number
   readonly skipped: ReadonlyArray<string>
   readonly nodes: ReadonlyArray<NodeStatus>
-  /** False while nodes are still being worked on. */
-  readonly finished: boolean
-  readonly startTime: string | undefined
+  /** The status as last recorded; a different revision there means this is a new run. */
   readonly previous: BatchWorkloadStatus | undefined
   readonly now: string
 }
 
+const finalPhases: ReadonlySet<WorkloadPhase> = new Set(["Succeeded", "Failed", "Degraded"])
+
+/** The workload's phase from its nodes: running while any node is, then failed, degraded or succeeded. */
+export const workloadPhase = (nodes: ReadonlyArray<NodeStatus>): WorkloadPhase => {
+  const counted = nodes.filter((node) => node.phase !== "Cancelled")
+  if (counted.length === 0) return "Pending"
+  if (counted.some((node) => node.phase === "Pending" || node.phase === "Running")) return "Running"
+  if (counted.some((node) => node.phase === "Failed")) return "Failed"
+  if (counted.some((node) => node.phase === "Degraded")) return "Degraded"
+  return "Succeeded"
+}
+
+const listed = (reasons: ReadonlyArray<string>) =>
+  reasons.slice(0, maxListedFailures).join("; ") + (reasons.length > maxListedFailures ? `; and ${reasons.length - maxListedFailures} more` : "")
+
 export const summarize = (input: StatusInput): BatchWorkloadStatus => {
-  const count = (phase: WorkloadPhase) => input.nodes.filter((node) => node.phase === phase).length
+  const count = (phase: NodeStatus["phase"]) => input.nodes.filter((node) => node.phase === phase).length
   const succeeded = count("Succeeded")
   const failed = count("Failed")
-  const running = count("Running")
-  const pending = count("Pending")
-  const total = input.nodes.length
-  const eligible = input.nodes.filter((node) => !(node.phase === "Failed" && node.attempts === 0)).length
+  const degraded = count("Degraded")
+  const total = input.nodes.length - count("Cancelled")
+  const eligible = input.nodes.filter((node) => node.phase !== "Cancelled" && !(node.phase === "Failed" && node.attempts === 0)).length
+  const phase = workloadPhase(input.nodes)
 
-  const phase: WorkloadPhase = !input.finished
-    ? "Running"
-    : total === 0
-    ? "Pending"
-    : failed > 0
-    ? "Failed"
-    : succeeded === total
-    ? "Succeeded"
-    : "Running"
-
-  const failures = input.nodes.filter((node) => node.phase === "Failed")
-  const failureSummary = failures.slice(0, maxListedFailures).map((node) => `${node.nodeName}: ${node.message ?? "failed"}`)
-    .join("; ") + (failures.length > maxListedFailures ? `; and ${failures.length - maxListedFailures} more` : "")
-  const generation = input.generation
+  const failureSummary = listed(input.nodes.filter((node) => node.phase === "Failed").map((node) => `${node.nodeName}: ${node.message ?? "failed"}`))
+  const degradedSummary = listed(input.nodes.filter((node) => node.phase === "Degraded").map((node) => `${node.nodeName}: ${node.message ?? "degraded"}`))
+  const observedGeneration = input.generation
   const insufficient = eligible < input.desired
+  const condition = (type: string, holds: boolean, reason: string, message: string) =>
+    ({ type, status: holds ? "True" as const : "False" as const, reason, message, observedGeneration })
 
   const conditions = mergeConditions(input.previous?.conditions ?? [], [
     phase === "Running"
-      ? {
-        type: conditionTypes.progressing,
-        status: "True",
-        reason: "Deploying",
-        message: `${succeeded + failed} of ${total} nodes done`,
-        observedGeneration: generation
-      }
-      : {
-        type: conditionTypes.progressing,
-        status: "False",
-        reason: phase === "Pending" ? "NoNodes" : "RunFinished",
-        message: phase === "Pending"
-          ? `no eligible nodes yet${input.skipped.length > 0 ? `: ${input.skipped.slice(0, maxListedFailures).join("; ")}` : ""}`
-          : `all ${total} nodes done`,
-        observedGeneration: generation
-      },
-    {
-      type: conditionTypes.complete,
-      status: phase === "Succeeded" ? "True" : "False",
-      reason: phase === "Succeeded" ? "AllNodesSucceeded" : phase === "Failed" ? "NodesFailed" : "InProgress",
-      message: phase === "Succeeded" ? `all ${total} nodes succeeded` : `${succeeded} of ${total} nodes succeeded`,
-      observedGeneration: generation
-    },
-    {
-      type: conditionTypes.failed,
-      status: phase === "Failed" ? "True" : "False",
-      reason: phase === "Failed" ? "NodesFailed" : "NoFailures",
-      message: phase === "Failed" ? `${failed} of ${total} nodes failed: ${failureSummary}` : "no node has failed",
-      observedGeneration: generation
-    },
-    {
-      type: conditionTypes.insufficientNodes,
-      status: insufficient ? "True" : "False",
-      reason: insufficient ? "NotEnoughEligibleNodes" : "EnoughEligibleNodes",
-      message: insufficient
-        ? `${eligible} of ${input.desired} requested nodes are eligible${
-          input.skipped.length > 0 ? `: ${input.skipped.slice(0, maxListedFailures).join("; ")}` : ""
-        }`
-        : `${eligible} eligible nodes for ${input.desired} requested`,
-      observedGeneration: generation
-    }
+      ? condition(conditionTypes.progressing, true, "Deploying", `${total - count("Pending") - count("Running")} of ${total} nodes done`)
+      : condition(
+        conditionTypes.progressing,
+        false,
+        phase === "Pending" ? "NoNodes" : "RunFinished",
+        phase === "Pending"
+          ? `no eligible nodes yet${input.skipped.length > 0 ? `: ${listed(input.skipped)}` : ""}`
+          : `all ${total} nodes done`
+      ),
+    condition(
+      conditionTypes.complete,
+      phase === "Succeeded",
+      phase === "Succeeded" ? "AllNodesSucceeded" : phase === "Failed" ? "NodesFailed" : "InProgress",
+      phase === "Succeeded" ? `all ${total} nodes succeeded` : `${succeeded} of ${total} nodes succeeded`
+    ),
+    condition(
+      conditionTypes.failed,
+      phase === "Failed",
+      phase === "Failed" ? "NodesFailed" : "NoFailures",
+      phase === "Failed" ? `${failed} of ${total} nodes failed: ${failureSummary}` : "no node has failed"
+    ),
+    condition(
+      conditionTypes.insufficientNodes,
+      insufficient,
+      insufficient ? "NotEnoughEligibleNodes" : "EnoughEligibleNodes",
+      insufficient
+        ? `${eligible} of ${input.desired} requested nodes are eligible${input.skipped.length > 0 ? `: ${listed(input.skipped)}` : ""}`
+        : `${eligible} eligible nodes for ${input.desired} requested`
+    ),
+    condition(
+      conditionTypes.ready,
+      phase === "Succeeded",
+      phase === "Succeeded" ? "AllNodesSucceeded" : phase === "Degraded" ? "NodesDegraded" : phase === "Failed" ? "NodesFailed" : "InProgress",
+      phase === "Succeeded" ? `all ${total} nodes ${succeeded === total ? "succeeded" : "done"}` : `${succeeded} of ${total} nodes succeeded`
+    ),
+    condition(
+      conditionTypes.reconciling,
+      phase === "Running" || phase === "Pending",
+      phase === "Running" ? "Deploying" : phase === "Pending" ? "NoNodes" : "RunFinished",
+      phase === "Running" ? `${succeeded + failed} of ${total} nodes done` : phase === "Pending" ? "waiting for eligible nodes" : "nothing left to do"
+    ),
+    condition(
+      conditionTypes.stalled,
+      phase === "Failed",
+      phase === "Failed" ? "NodesFailed" : "NoFailures",
+      phase === "Failed" ? `${failed} of ${total} nodes failed: ${failureSummary}` : "no node has failed"
+    ),
+    condition(
+      conditionTypes.degraded,
+      degraded > 0,
+      degraded > 0 ? "PodsNotReady" : "AllPodsHealthy",
+      degraded > 0 ? `${degraded} of ${total} nodes lost readiness: ${degradedSummary}` : "no node has lost readiness"
+    )
   ], input.now)
 
-  const previousCompletion = input.previous?.phase === phase ? input.previous.completionTime : undefined
-  const finishedAt = phase === "Succeeded" || phase === "Failed" ? previousCompletion ?? input.now : undefined
+  const sameRun = input.previous?.revision === input.revision
+  const previousCompletion = sameRun && finalPhases.has(input.previous?.phase ?? "Pending") ? input.previous?.completionTime : undefined
+  const completionTime = finalPhases.has(phase) ? previousCompletion ?? input.now : undefined
+  const startTime = sameRun ? input.previous?.startTime ?? input.now : input.now
   return {
     phase,
-    observedGeneration: generation,
+    observedGeneration,
     revision: input.revision,
     ...(input.handledRetry !== undefined ? { handledRetry: input.handledRetry } : {}),
     desiredNodes: input.desired,
     totalNodes: total,
     succeededNodes: succeeded,
     failedNodes: failed,
-    runningNodes: running,
-    pendingNodes: pending,
+    runningNodes: count("Running"),
+    pendingNodes: count("Pending"),
     progress: `${succeeded}/${total}`,
-    ...(input.startTime !== undefined ? { startTime: input.startTime } : {}),
-    ...(finishedAt !== undefined ? { completionTime: finishedAt } : {}),
+    startTime,
+    ...(completionTime !== undefined ? { completionTime } : {}),
     nodeStatus: input.nodes,
     conditions
   }

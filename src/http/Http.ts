@@ -3,6 +3,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Ref } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
+import { Caches } from "../services/Caches.ts"
 
 /** True once the caches have synced; a standby replica (not leading) is ready too. */
 export class Readiness extends Context.Service<Readiness, Ref.Ref<boolean>>()("batch-workload-operator/Readiness") {
@@ -15,7 +16,14 @@ const quiet = { disableLogger: true, disableListenLog: true } as const
 export const healthServer = (port: number) =>
   port === 0 ? Layer.empty : HttpRouter.serve(
     Layer.mergeAll(
-      HttpRouter.add("GET", "/healthz", HttpServerResponse.text("ok")),
+      HttpRouter.add(
+        "GET",
+        "/healthz",
+        Effect.gen(function*() {
+          const failure = (yield* Caches).failure()
+          return failure === undefined ? HttpServerResponse.text("ok") : HttpServerResponse.text(failure, { status: 500 })
+        })
+      ),
       HttpRouter.add(
         "GET",
         "/readyz",

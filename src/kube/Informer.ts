@@ -1,4 +1,4 @@
-import { Deferred, Effect, Metric, PubSub, Schedule, type Scope, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Metric, PubSub, Schedule, type Scope, Stream } from "effect"
 import { type Kind, type Kinds, objectKey } from "../api/core.ts"
 import { type KubeApiError, KubeClient, type ListOptions, type WatchEvent } from "./KubeClient.ts"
 
@@ -9,11 +9,25 @@ export type Change<A> =
 /** A local, watch-fed copy of one kind of object, as client-go's shared informer keeps. */
 export interface Informer<A> {
   readonly get: (key: string) => A | undefined
-  readonly list: () => ReadonlyArray<A>
-  /** Every change from the moment of subscription, for as long as the scope lives. */
-  readonly subscribe: Effect.Effect<PubSub.Subscription<Change<A>>, never, Scope.Scope>
+  /** The live store, read-only: no copy per read, so a 5,000-node plan costs no allocation here. */
+  readonly store: ReadonlyMap<string, A>
+  /** The objects whose index value (see `InformerOptions.indexBy`) is `value`. */
+  readonly indexed: (value: string) => ReadonlyArray<A>
+  /** Every change from the moment of subscription, for one reader that keeps up (the controller's event stream). */
+  readonly changes: Effect.Effect<Stream.Stream<Change<A>>, never, Scope.Scope>
   /** Completes once the first list has been loaded. */
   readonly synced: Effect.Effect<void>
+  /** Waits until the object under `key` satisfies `done` (or `timeout` passes); true when it did. */
+  readonly awaitObject: (key: string, done: (object: A | undefined) => boolean, timeout: number) => Effect.Effect<boolean>
+  /** Why the informer stopped for good (a defect), if it did: /healthz then fails, so the pod is restarted. */
+  readonly failure: () => string | undefined
+}
+
+export interface InformerOptions<A> extends ListOptions {
+  /** Keeps only what the operator reads of each object (client-go's SetTransform), so the cache stays small. */
+  readonly transform?: (object: A) => A
+  /** An index over one value of each object (client-go's Indexer), for lookups that would otherwise scan the store. */
+  readonly indexBy?: (object: A) => string | undefined
 }
 
 export const watchRestarts = Metric.counter("batch_operator_watch_restarts_total", {
@@ -34,29 +48,60 @@ const reconnectPolicy = Schedule.min([Schedule.exponential("200 millis", 2), Sch
  */
 export const makeInformer = <K extends Kind>(
   kind: K,
-  options: ListOptions = {}
+  options: InformerOptions<Kinds[K]> = {}
 ): Effect.Effect<Informer<Kinds[K]>, never, KubeClient | Scope.Scope> =>
   Effect.gen(function*() {
     type A = Kinds[K]
     const kube = yield* KubeClient
     const store = new Map<string, A>()
+    const index = new Map<string, Map<string, A>>()
+    const waiters = new Map<string, Set<() => void>>()
     const changes = yield* PubSub.unbounded<Change<A>>()
     const synced = yield* Deferred.make<void>()
+    let failure: string | undefined
+    const transform = options.transform ?? ((object: A) => object)
     let resourceVersion = ""
     let needsList = true
 
-    const upsert = (object: A) => {
+    const reindex = (key: string, before: A | undefined, after: A | undefined) => {
+      if (options.indexBy === undefined) return
+      const oldValue = before !== undefined ? options.indexBy(before) : undefined
+      const newValue = after !== undefined ? options.indexBy(after) : undefined
+      if (oldValue !== undefined && oldValue !== newValue) {
+        const bucket = index.get(oldValue)
+        bucket?.delete(key)
+        if (bucket?.size === 0) index.delete(oldValue)
+      }
+      if (newValue !== undefined && after !== undefined) {
+        const bucket = index.get(newValue) ?? new Map<string, A>()
+        bucket.set(key, after)
+        index.set(newValue, bucket)
+      }
+    }
+
+    const notify = (key: string) => {
+      const pending = waiters.get(key)
+      if (pending === undefined) return
+      for (const wake of [...pending]) wake()
+    }
+
+    const upsert = (raw: A) => {
+      const object = transform(raw)
       const key = objectKey(object.metadata)
       const previous = store.get(key)
-      if (previous?.metadata.resourceVersion === object.metadata.resourceVersion && previous !== undefined) return
+      if (previous !== undefined && previous.metadata.resourceVersion === object.metadata.resourceVersion) return
       store.set(key, object)
+      reindex(key, previous, object)
       PubSub.publishUnsafe(changes, { type: "upsert", object, previous })
+      notify(key)
     }
-    const remove = (object: A) => {
-      const key = objectKey(object.metadata)
+    const remove = (raw: A) => {
+      const key = objectKey(raw.metadata)
       const known = store.get(key)
       store.delete(key)
-      PubSub.publishUnsafe(changes, { type: "delete", object: known ?? object })
+      reindex(key, known, undefined)
+      PubSub.publishUnsafe(changes, { type: "delete", object: known ?? transform(raw) })
+      notify(key)
     }
 
     const relist = Effect.gen(function*() {
@@ -101,12 +146,47 @@ export const makeInformer = <K extends Kind>(
       Effect.forever
     )
 
-    yield* Effect.forkScoped(session)
+    // API errors are retried forever above; anything that still ends the loop is a defect, and must not pass silently.
+    yield* Effect.forkScoped(session.pipe(
+      Effect.onExit((exit) =>
+        Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+          ? Effect.sync(() => {
+            failure = `the ${kind} informer stopped: ${Cause.pretty(exit.cause).split("\n")[0]}`
+          }).pipe(Effect.andThen(Effect.logError(`the ${kind} informer stopped`, exit.cause)))
+          : Effect.void
+      )
+    ))
+
+    const awaitObject = (key: string, done: (object: A | undefined) => boolean, timeout: number) =>
+      Effect.gen(function*() {
+        if (done(store.get(key))) return true
+        const reached = yield* Deferred.make<void>()
+        const check = () => {
+          if (done(store.get(key))) Deferred.doneUnsafe(reached, Exit.void)
+        }
+        return yield* Effect.acquireUseRelease(
+          Effect.sync(() => {
+            const set = waiters.get(key) ?? new Set()
+            set.add(check)
+            waiters.set(key, set)
+          }),
+          () => Deferred.await(reached).pipe(Effect.timeoutOption(timeout), Effect.map((result) => result._tag === "Some")),
+          () =>
+            Effect.sync(() => {
+              const set = waiters.get(key)
+              set?.delete(check)
+              if (set?.size === 0) waiters.delete(key)
+            })
+        )
+      })
 
     return {
       get: (key) => store.get(key),
-      list: () => [...store.values()],
-      subscribe: PubSub.subscribe(changes),
-      synced: Deferred.await(synced)
+      store,
+      indexed: (value) => [...(index.get(value)?.values() ?? [])],
+      changes: Effect.map(PubSub.subscribe(changes), (subscription) => Stream.fromSubscription(subscription)),
+      synced: Deferred.await(synced),
+      awaitObject,
+      failure: () => failure
     } satisfies Informer<A>
   })

@@ -1,25 +1,19 @@
-import { Context, Effect, Layer, type PubSub, type Scope } from "effect"
-import type { BatchWorkloadSpec } from "../api/BatchWorkload.ts"
+import { Context, Effect, Layer } from "effect"
 import type { Node } from "../api/core.ts"
-import { type NodeSelection, selectNodes } from "../domain/nodeSelection.ts"
-import type { Change } from "../kube/Informer.ts"
 import { Caches } from "./Caches.ts"
 
-/** Picks the nodes a workload runs on, from the node cache. */
+/** The nodes workloads choose from, from the node cache; `domain/nodeDecision.ts` judges each. */
 export class NodeSelector extends Context.Service<NodeSelector, {
-  readonly select: (spec: BatchWorkloadSpec) => Effect.Effect<NodeSelection>
-  /** Node changes from now on, for workloads that follow nodes coming and going. */
-  readonly changes: Effect.Effect<PubSub.Subscription<Change<Node>>, never, Scope.Scope>
+  /** Every node the cache holds, by name (a live view, not a copy). */
+  readonly nodes: Effect.Effect<ReadonlyMap<string, Node>>
 }>()("batch-workload-operator/NodeSelector") {
   static readonly layer = Layer.effect(
     NodeSelector,
     Effect.gen(function*() {
       const { nodes } = yield* Caches
       return NodeSelector.of({
-        select: (spec) => Effect.sync(() => selectNodes(spec, nodes.list())),
-        changes: nodes.subscribe
+        nodes: Effect.sync(() => nodes.store)
       })
     })
   )
 }
-

@@ -43,7 +43,16 @@ describe("status", () => {
       assert.isString(status?.startTime)
       assert.isString(status?.completionTime)
       const conditions = Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c.status]))
-      assert.deepStrictEqual(conditions, { Progressing: "False", Complete: "True", Failed: "False", InsufficientNodes: "False" })
+      assert.deepStrictEqual(conditions, {
+        Progressing: "False",
+        Complete: "True",
+        Failed: "False",
+        InsufficientNodes: "False",
+        Ready: "True",
+        Reconciling: "False",
+        Stalled: "False",
+        Degraded: "False"
+      })
       assert.deepStrictEqual(
         status?.nodeStatus?.map((n) => [n.nodeName, n.phase, n.attempts, n.podName]),
         [

@@ -62,6 +62,20 @@ export const fakeNode = (name: string, options: FakeNodeOptions = {}): Node => (
   status: { conditions: [{ type: "Ready", status: options.ready === false ? "False" : "True" }] }
 })
 
+/** A kubelet records when a container stopped. */
+const stampFinished = (status: PodStatus, at: string): PodStatus => ({
+  ...status,
+  ...(status.containerStatuses !== undefined
+    ? {
+      containerStatuses: status.containerStatuses.map((container) =>
+        container.state?.terminated !== undefined
+          ? { ...container, state: { ...container.state, terminated: { ...container.state.terminated, finishedAt: at } } }
+          : container
+      )
+    }
+    : {})
+})
+
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
@@ -98,6 +112,7 @@ export const makeFakeCluster = Effect.gen(function*() {
   let resourceVersion = 0
   let uidCounter = 0
   let podBehaviour: (pod: Pod) => PodScript = () => podScripts.ready()
+  let interferences = 0
   const stats = { statusWrites: 0, podCreates: 0, inFlight: 0, maxInFlight: 0 }
   /** Every pod ever created, with its virtual creation time, for timing assertions. */
   const createdPods: Array<{ readonly name: string; readonly attempt: string; readonly atMillis: number }> = []
@@ -144,15 +159,18 @@ export const makeFakeCluster = Effect.gen(function*() {
     }
   }
 
-  const runKubelet = (pod: Pod) =>
+  // Steps are timed from the pod's creation, however late this fiber first runs, as a kubelet's clock would be.
+  const runKubelet = (pod: Pod, createdAtMillis: number) =>
     Effect.gen(function*() {
       const key = keyOf(pod.metadata)
       const script = podBehaviour(pod)
+      let dueAt = createdAtMillis
       for (const [index, step] of script.entries()) {
-        yield* Effect.sleep(step.after)
+        dueAt += Duration.toMillis(Duration.fromInputUnsafe(step.after))
+        yield* Effect.sleep(Duration.millis(Math.max(0, dueAt - (yield* Clock.currentTimeMillis))))
         const current = store("pods").get(key)
         if (current === undefined || current.metadata.uid !== pod.metadata.uid) return
-        write("pods", { ...current, status: step.status } as Pod, "MODIFIED")
+        write("pods", { ...current, status: stampFinished(step.status, yield* now) } as Pod, "MODIFIED")
         if (index === script.length - 1) settle(key)
       }
     })
@@ -211,7 +229,7 @@ export const makeFakeCluster = Effect.gen(function*() {
           stats.inFlight += 1
           stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
           active.add(key)
-          const fiber = yield* Effect.forkDetach(runKubelet(created as Pod))
+          const fiber = yield* Effect.forkDetach(runKubelet(created as Pod, yield* Clock.currentTimeMillis))
           kubelets.set(key, fiber)
         }
         return created
@@ -237,8 +255,11 @@ export const makeFakeCluster = Effect.gen(function*() {
       options?: { readonly subresource?: "status" }
     ) =>
       Effect.gen(function*() {
-        const object = store(kind).get(`${namespace ?? ""}/${name}`)
-        if (object === undefined) return yield* notFound(kind, name)
+        const untouched = store(kind).get(`${namespace ?? ""}/${name}`)
+        if (untouched === undefined) return yield* notFound(kind, name)
+        // Another writer gets in first: the object moves on, so a patch based on what was read conflicts.
+        const object = interferences > 0 && options?.subresource === undefined ? write(kind, untouched as Kinds[K], "MODIFIED") : untouched
+        if (object !== untouched) interferences -= 1
         const expected = isRecord(patch) && isRecord(patch["metadata"]) ? patch["metadata"]["resourceVersion"] : undefined
         if (expected !== undefined && expected !== object.metadata.resourceVersion) {
           return yield* new KubeApiError({ reason: "Conflict", message: "the object has been modified", status: 409 })
@@ -286,6 +307,11 @@ export const makeFakeCluster = Effect.gen(function*() {
     setPodBehaviour: (behaviour: (pod: Pod) => PodScript) =>
       Effect.sync(() => {
         podBehaviour = behaviour
+      }),
+    /** The next `count` patches (not status writes) race another writer that updates the object just before them. */
+    interfere: (count: number) =>
+      Effect.sync(() => {
+        interferences = count
       }),
     /** Changes a pod's status as a kubelet would, e.g. to make a Ready pod crash. */
     setPodStatus: (namespace: string, name: string, status: PodStatus) =>

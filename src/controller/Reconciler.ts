@@ -1,0 +1,298 @@
+import { Clock, Duration, Effect, Metric, Option, Schema } from "effect"
+import {
+  type BatchWorkloadSpec,
+  BatchWorkloadSpec as SpecSchema,
+  type BatchWorkloadStatus,
+  BatchWorkloadStatus as StatusSchema,
+  finalizer,
+  type NodeStatus,
+  retryAnnotation
+} from "../api/BatchWorkload.ts"
+import type { BatchWorkloadObject } from "../api/core.ts"
+import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
+import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadRef, type WorkloadRef } from "../domain/pods.ts"
+import { invalidSpecStatus, summarize } from "../domain/status.ts"
+import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
+import { Caches } from "../services/Caches.ts"
+import { EventRecorder } from "../services/EventRecorder.ts"
+import { NodeSelector } from "../services/NodeSelector.ts"
+import { PodDeployer } from "../services/PodDeployer.ts"
+import { nodeAttemptSeconds, nodeOutcomes, nodeRetries, statusWrites } from "./metrics.ts"
+import { retryDelays } from "./retryPolicy.ts"
+import { StatusFlushInterval } from "./StatusFlush.ts"
+import type { ReconcileResult } from "./WorkQueue.ts"
+
+const decodeStatus = Schema.decodeUnknownOption(StatusSchema)
+const decodeSpec = Schema.decodeUnknownEffect(SpecSchema)
+const isoAt = (millis: number) => new Date(millis).toISOString()
+
+/** Pods on a dead node can stay Terminating for a long time; past this, garbage collection through the owner reference finishes. */
+const releaseAfterMillis = 60_000
+const maxMessageLength = 512
+
+/**
+ * What the reconciler remembers of a workload between passes. None of it is
+ * the truth (that is the workload, its pods and its status in the cluster);
+ * it is the status this process computed and has not yet seen come back
+ * through the cache, so a write held back by the flush interval, or not yet
+ * echoed by the watch, is not mistaken for a stale one.
+ */
+interface Memory {
+  readonly uid: string
+  /** The latest status computed for the workload, written or not. */
+  record: BatchWorkloadStatus | undefined
+  /** The resourceVersion our last status write was based on, and the one it produced. */
+  writtenFrom: string | undefined
+  writtenAs: string | undefined
+  writtenJson: string
+  writtenAtMillis: number
+}
+
+const done: ReconcileResult = {}
+const after = (millis: number): ReconcileResult => ({ requeueAfter: Duration.millis(Math.max(0, millis)) })
+const sooner = (a: ReconcileResult, b: ReconcileResult): ReconcileResult =>
+  a.requeueAfter === undefined ? b : b.requeueAfter === undefined ? a : Duration.isLessThan(a.requeueAfter, b.requeueAfter) ? a : b
+
+const isFinal = (phase: BatchWorkloadStatus["phase"]) => phase === "Succeeded" || phase === "Failed" || phase === "Degraded"
+
+/** Fields the new status leaves out are removed explicitly: a merge patch would keep, say, the last run's completionTime. */
+const withRemovals = (next: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined) => {
+  const removals = Object.fromEntries(Object.keys(previous ?? {}).filter((key) => !(key in next)).map((key) => [key, null]))
+  return { ...removals, ...next }
+}
+
+const clip = (entry: NodeStatus): NodeStatus =>
+  entry.message !== undefined && entry.message.length > maxMessageLength ? { ...entry, message: entry.message.slice(0, maxMessageLength) } : entry
+
+/** Keeps a node entry's lastTransitionTime while its phase stays the same. */
+const stampTransitions = (entries: ReadonlyArray<NodeStatus>, record: ReadonlyMap<string, NodeStatus>, now: string) =>
+  entries.map((entry) => {
+    const before = record.get(entry.nodeName)
+    const since = before?.phase === entry.phase && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
+    return clip({ ...entry, lastTransitionTime: since })
+  })
+
+/**
+ * The level-based reconcile of one workload: read the workload, its nodes
+ * and its pods from the caches, plan (a pure function), act (create and
+ * delete pods, `batchSize` at a time), write the status, and say when to
+ * look again. Nothing it needs survives only in this process.
+ */
+export const makeReconciler = Effect.gen(function*() {
+  const caches = yield* Caches
+  const kube = yield* KubeClient
+  const selector = yield* NodeSelector
+  const deployer = yield* PodDeployer
+  const events = yield* EventRecorder
+  const flushMillis = Duration.toMillis(yield* StatusFlushInterval)
+  const memories = new Map<string, Memory>()
+
+  const memoryOf = (key: string, workload: BatchWorkloadObject): Memory => {
+    const uid = workload.metadata.uid ?? ""
+    const known = memories.get(key)
+    if (known !== undefined && known.uid === uid) return known
+    const fresh: Memory = { uid, record: undefined, writtenFrom: undefined, writtenAs: undefined, writtenJson: "", writtenAtMillis: 0 }
+    memories.set(key, fresh)
+    return fresh
+  }
+
+  /** The status as it stands: ours if the cache has not caught up with it yet, else the cluster's. */
+  const recordOf = (memory: Memory, workload: BatchWorkloadObject) => {
+    if (memory.record !== undefined) return memory.record
+    const stored = decodeStatus(workload.status)
+    return Option.getOrUndefined(stored)
+  }
+
+  /** The resourceVersion a write must be based on: the cache's, unless it still shows the version our last write replaced. */
+  const baseVersionOf = (memory: Memory, workload: BatchWorkloadObject) =>
+    memory.writtenAs !== undefined && workload.metadata.resourceVersion === memory.writtenFrom
+      ? memory.writtenAs
+      : workload.metadata.resourceVersion
+
+  const patchWorkload = (workload: BatchWorkloadObject, patch: object, subresource?: "status") =>
+    kube.patch("batchworkloads", workload.metadata.namespace, workload.metadata.name, patch, subresource ? { subresource } : undefined)
+
+  const writeStatus = (memory: Memory, workload: BatchWorkloadObject, status: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined) =>
+    Effect.gen(function*() {
+      const json = JSON.stringify(status)
+      if (json === memory.writtenJson) return
+      const resourceVersion = baseVersionOf(memory, workload)
+      const written = yield* patchWorkload(workload, { metadata: { resourceVersion }, status: withRemovals(status, previous) }, "status")
+      yield* Metric.update(statusWrites, 1)
+      memory.writtenFrom = resourceVersion
+      memory.writtenAs = written.metadata.resourceVersion
+      memory.writtenJson = json
+      memory.writtenAtMillis = yield* Clock.currentTimeMillis
+    }).pipe(Effect.catchIf((error: KubeApiError) => error.reason === "NotFound", () => Effect.void))
+
+  /** Writes now if the flush interval has passed since the last write; otherwise says when to come back for it. */
+  const flushStatus = (memory: Memory, workload: BatchWorkloadObject, status: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined, urgent: boolean) =>
+    Effect.gen(function*() {
+      memory.record = status
+      const now = yield* Clock.currentTimeMillis
+      const wait = memory.writtenAtMillis + flushMillis - now
+      if (wait > 0 && !urgent) return after(wait)
+      yield* writeStatus(memory, workload, status, previous)
+      return done
+    })
+
+  const recordNotice = (ref: WorkloadRef, notice: Notice) =>
+    Effect.gen(function*() {
+      yield* events.record(ref, notice.type, notice.reason, notice.message)
+      const result = notice.reason === "NodeSucceeded" ? "success" : "failure"
+      if (notice.attemptSeconds !== undefined) yield* Metric.update(Metric.withAttributes(nodeAttemptSeconds, { result }), notice.attemptSeconds)
+      if (notice.reason === "NodeRetrying") yield* Metric.update(nodeRetries, 1)
+      if (notice.reason === "NodeSucceeded") yield* Metric.update(Metric.withAttributes(nodeOutcomes, { outcome: "succeeded" }), 1)
+      if (notice.reason === "NodeFailed") {
+        yield* Metric.update(Metric.withAttributes(nodeOutcomes, { outcome: "failed" }), 1)
+        yield* Effect.logInfo(notice.message).pipe(Effect.annotateLogs({ node: notice.nodeName }))
+      }
+    })
+
+  /** The run's Started, Completed and Failed events and log lines, from the phase it had before this pass and has now. */
+  const announceRun = (ref: WorkloadRef, spec: BatchWorkloadSpec, before: BatchWorkloadStatus | undefined, now: BatchWorkloadStatus) =>
+    Effect.gen(function*() {
+      const newRun = before?.revision !== now.revision
+      const counts = { revision: now.revision, nodes: now.totalNodes, succeeded: now.succeededNodes, failed: now.failedNodes }
+      if (now.phase === "Running" && (newRun || before?.phase !== "Running")) {
+        const open = (now.pendingNodes ?? 0) + (now.runningNodes ?? 0)
+        yield* events.record(ref, "Normal", "Started", `deploying ${spec.image} to ${open} of ${now.totalNodes} nodes, ${spec.batchSize} at a time`)
+        yield* Effect.logInfo("run started").pipe(Effect.annotateLogs(counts))
+      }
+      if (isFinal(now.phase) && (newRun || before?.phase !== now.phase)) {
+        if (now.phase === "Succeeded") yield* events.record(ref, "Normal", "Completed", `all ${now.totalNodes} nodes succeeded`)
+        if (now.phase === "Failed") {
+          const failed = now.conditions?.find((c) => c.type === "Failed")
+          yield* events.record(ref, "Warning", "Failed", failed?.message ?? "nodes failed")
+        }
+        yield* Effect.logInfo(`run ended: ${now.phase}`).pipe(Effect.annotateLogs(counts))
+      }
+    })
+
+  const act = (ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan) =>
+    Effect.gen(function*() {
+      yield* Effect.forEach(plan.deletes, ({ pod }) => deployer.remove(pod), { concurrency: spec.batchSize, discard: true })
+      // The batch: never more than batchSize nodes in flight, because the plan hands out only the free slots.
+      yield* Effect.forEach(
+        plan.creates,
+        (target) => deployer.create(buildPod(ref, spec, target, revision), uniquePodName(ref.name, target.nodeName, ref.uid)),
+        { concurrency: spec.batchSize, discard: true }
+      )
+    })
+
+  const sync = (key: string, workload: BatchWorkloadObject, spec: BatchWorkloadSpec) =>
+    Effect.gen(function*() {
+      const ref = workloadRef(workload.metadata)
+      const memory = memoryOf(key, workload)
+      const previous = recordOf(memory, workload)
+      const retryToken = workload.metadata.annotations?.[retryAnnotation] ?? ""
+      const revision = podRevisionOf(spec, retryToken)
+      const generation = workload.metadata.generation ?? 0
+      const settled = spec.mode === "RunToCompletion" && previous?.revision === revision &&
+        previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
+      // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
+      if (settled) return yield* flushStatus(memory, workload, previous, previous, true)
+
+      const nowMillis = yield* Clock.currentTimeMillis
+      const record = new Map(previous?.revision === revision ? (previous.nodeStatus ?? []).map((n) => [n.nodeName, n]) : [])
+      const delays = yield* retryDelays(spec)
+      const plan = planWorkload({
+        spec,
+        revision,
+        nodes: yield* selector.nodes,
+        pods: yield* deployer.podsOf(ref.uid),
+        record,
+        nowMillis,
+        retryDelayMillis: (retry) => delays[retry - 1],
+        podNameFor: (nodeName) => {
+          const plain = podName(ref.name, nodeName)
+          return deployer.nameIsFree(ref.namespace, plain, ref.uid) ? plain : uniquePodName(ref.name, nodeName, ref.uid)
+        }
+      })
+      // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
+      yield* act(ref, spec, revision, plan)
+
+      const status = summarize({
+        generation,
+        revision,
+        handledRetry: retryToken === "" ? previous?.handledRetry : retryToken,
+        desired: plan.desired,
+        skipped: plan.skipped,
+        nodes: stampTransitions(plan.entries, record, isoAt(nowMillis)),
+        previous,
+        now: isoAt(nowMillis)
+      })
+      yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
+      yield* announceRun(ref, spec, previous, status)
+      const urgent = status.phase !== previous?.phase || previous?.revision !== revision
+      const flushed = yield* flushStatus(memory, workload, status, previous, urgent)
+      const wake = plan.wakeAtMillis !== undefined ? after(plan.wakeAtMillis - nowMillis) : done
+      // Anything created or deleted comes back through the pod watch; a deadline or a held-back write comes back here.
+      return sooner(flushed, wake)
+    })
+
+  const removeFinalizer = (workload: BatchWorkloadObject) =>
+    patchWorkload(workload, {
+      metadata: {
+        finalizers: (workload.metadata.finalizers ?? []).filter((name) => name !== finalizer),
+        resourceVersion: workload.metadata.resourceVersion
+      }
+    })
+
+  /** Deletion: delete the pods, then release the workload; a minute at most, however long pods take to terminate. */
+  const finalize = (key: string, workload: BatchWorkloadObject) =>
+    Effect.gen(function*() {
+      if (!workload.metadata.finalizers?.includes(finalizer)) return done
+      const uid = workload.metadata.uid ?? ""
+      const live = (yield* deployer.podsOf(uid)).filter((pod) => pod.metadata.deletionTimestamp === undefined)
+      yield* Effect.forEach(live, deployer.remove, { concurrency: 20, discard: true })
+      const remaining = yield* deployer.podsOf(uid)
+      const waited = (yield* Clock.currentTimeMillis) - (Date.parse(workload.metadata.deletionTimestamp ?? "") || 0)
+      if (remaining.length > 0 && waited < releaseAfterMillis) return after(Math.min(5_000, releaseAfterMillis - waited))
+      yield* removeFinalizer(workload)
+      memories.delete(key)
+      yield* Effect.logInfo(`released the workload${remaining.length > 0 ? ` with ${remaining.length} pods still terminating` : ""}`)
+      return done
+    })
+
+  const reportInvalidSpec = (key: string, workload: BatchWorkloadObject, message: string) =>
+    Effect.gen(function*() {
+      const memory = memoryOf(key, workload)
+      const previous = recordOf(memory, workload)
+      const generation = workload.metadata.generation ?? 0
+      const alreadyReported = previous?.observedGeneration === generation &&
+        previous.conditions?.some((c) => c.type === "InvalidSpec" && c.message === message && c.status === "True")
+      if (alreadyReported) return done
+      const status = invalidSpecStatus(previous, generation, message, isoAt(yield* Clock.currentTimeMillis))
+      yield* flushStatus(memory, workload, status, previous, true)
+      yield* events.record(workloadRef(workload.metadata), "Warning", "InvalidSpec", message)
+      return done
+    })
+
+  return {
+    reconcile: (key: string): Effect.Effect<ReconcileResult, KubeApiError> =>
+      Effect.gen(function*() {
+        const workload = caches.workloads.get(key)
+        if (workload === undefined) {
+          memories.delete(key)
+          return done
+        }
+        if (workload.metadata.deletionTimestamp !== undefined) return yield* finalize(key, workload)
+        if (!workload.metadata.finalizers?.includes(finalizer)) {
+          // The update comes back through the watch and brings the workload here again.
+          yield* patchWorkload(workload, {
+            metadata: { finalizers: [...(workload.metadata.finalizers ?? []), finalizer], resourceVersion: workload.metadata.resourceVersion }
+          })
+          return done
+        }
+        const decoded = yield* Effect.result(decodeSpec(workload.spec, { errors: "all" }))
+        if (decoded._tag === "Failure") {
+          return yield* reportInvalidSpec(key, workload, `spec is invalid: ${decoded.failure.message.replaceAll("\n", " ")}`)
+        }
+        return yield* sync(key, workload, decoded.success)
+      }).pipe(
+        Effect.withSpan("BatchWorkload.reconcile", { attributes: { "workload.key": key } }),
+        Effect.annotateLogs({ workload: key })
+      )
+  }
+})

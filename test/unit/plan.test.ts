@@ -1,0 +1,158 @@
+// The run plan as a pure function: which nodes a run covers, what it creates and deletes, and
+// what each node's entry says, from the spec, the nodes, the pods and the run's record.
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import { BatchWorkloadSpec, type NodeStatus } from "../../src/api/BatchWorkload.ts"
+import type { Node, Pod } from "../../src/api/core.ts"
+import { type PlanInput, planWorkload } from "../../src/domain/plan.ts"
+import { buildPod } from "../../src/domain/pods.ts"
+import { fakeNode } from "./support/FakeCluster.ts"
+
+const spec = (fields: Record<string, unknown>) => Schema.decodeUnknownSync(BatchWorkloadSpec)({ image: "busybox", ...fields })
+const ref = { name: "w", namespace: "default", uid: "uid-w" }
+const revision = "rev1"
+
+const plan = (fields: Record<string, unknown>, nodes: ReadonlyArray<Node>, more: Partial<PlanInput> = {}) =>
+  planWorkload({
+    spec: spec(fields),
+    revision,
+    nodes: new Map(nodes.map((node) => [node.metadata.name, node])),
+    pods: [],
+    record: new Map(),
+    nowMillis: 100_000,
+    retryDelayMillis: (retry) => retry * 10_000,
+    podNameFor: (nodeName) => `w-${nodeName}`,
+    ...more
+  })
+
+const entries = (result: ReturnType<typeof planWorkload>) => result.entries.map((e) => `${e.nodeName}:${e.phase}`)
+
+/** A pod of this workload on `nodeName`, created at `createdAt`, with the given status. */
+const pod = (nodeName: string, status: Pod["status"], options: { attempt?: number; createdAt?: number; rev?: string } = {}): Pod => {
+  const built = buildPod(ref, spec({}), { nodeName, podName: `w-${nodeName}`, attempt: options.attempt ?? 1 }, options.rev ?? revision)
+  return {
+    ...built,
+    metadata: { ...built.metadata, uid: `pod-${nodeName}`, creationTimestamp: new Date(options.createdAt ?? 90_000).toISOString() },
+    ...(status !== undefined ? { status } : {})
+  }
+}
+const ready: Pod["status"] = { phase: "Running", conditions: [{ type: "Ready", status: "True" }] }
+const running: Pod["status"] = { phase: "Running", conditions: [{ type: "Ready", status: "False" }] }
+const failed: Pod["status"] = {
+  phase: "Failed",
+  containerStatuses: [{ name: "workload", state: { terminated: { exitCode: 1, finishedAt: new Date(95_000).toISOString() } } }]
+}
+
+describe("which nodes a run covers", () => {
+  const edge = { region: "us-west", type: "edge" }
+  const nodes = [
+    fakeNode("c", { labels: edge }),
+    fakeNode("a", { labels: edge }),
+    fakeNode("b", { labels: { region: "us-west" } }),
+    fakeNode("d", { labels: edge, ready: false }),
+    fakeNode("e", { labels: edge, unschedulable: true }),
+    fakeNode("f", { labels: edge, taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] }),
+    fakeNode("g", { labels: edge, taints: [{ key: "soft", effect: "PreferNoSchedule" }] })
+  ]
+
+  it("nodes whose labels all match, by name, skipping unready, cordoned and tainted ones (with the reasons)", () => {
+    const result = plan({ nodeSelector: edge, batchSize: 10 }, nodes)
+    assert.deepStrictEqual(entries(result), ["a:Pending", "c:Pending", "g:Pending"])
+    assert.deepStrictEqual(result.creates.map((c) => c.nodeName), ["a", "c", "g"])
+    assert.match(result.skipped.join("\n"), /node d is not Ready/)
+    assert.match(result.skipped.join("\n"), /node e is cordoned/)
+    assert.match(result.skipped.join("\n"), /node f has taint dedicated=gpu:NoSchedule/)
+  })
+
+  it("at most replicas nodes, and how many were asked for", () => {
+    assert.deepStrictEqual(entries(plan({ nodeSelector: edge, replicas: 2 }, nodes)), ["a:Pending", "c:Pending"])
+    assert.strictEqual(plan({ nodeSelector: edge, replicas: 10 }, nodes).desired, 10)
+  })
+
+  it("every node without a selector; cordoned and tolerated ones when the spec says so", () => {
+    assert.deepStrictEqual(entries(plan({}, nodes)), ["a:Pending", "b:Pending", "c:Pending", "g:Pending"])
+    const widened = plan({
+      nodeSelector: edge,
+      includeUnschedulableNodes: true,
+      tolerations: [{ key: "dedicated", operator: "Equal", value: "gpu", effect: "NoSchedule" }]
+    }, nodes)
+    assert.deepStrictEqual(entries(widened), ["a:Pending", "c:Pending", "e:Pending", "f:Pending", "g:Pending"])
+  })
+
+  it("nodeNames win over nodeSelector, keep their order, and report missing or unready nodes as Failed with 0 attempts", () => {
+    const result = plan({ nodeSelector: { region: "nowhere" }, nodeNames: ["c", "missing", "d", "a"], replicas: 3 }, nodes)
+    assert.deepStrictEqual(result.entries.map((e) => [e.nodeName, e.phase, e.attempts, e.message]), [
+      ["c", "Pending", 1, "attempt 1 of 4: creating pod"],
+      ["missing", "Failed", 0, "node missing not found"],
+      ["d", "Failed", 0, "node d is not Ready"]
+    ])
+  })
+
+  it("under replicas, a NotReady node that has the workload's pod keeps its place", () => {
+    const result = plan({ nodeSelector: edge, replicas: 1 }, [fakeNode("a", { labels: edge }), fakeNode("z", { labels: edge, ready: false })], {
+      pods: [pod("z", ready)]
+    })
+    assert.deepStrictEqual(entries(result), ["z:Succeeded"])
+    assert.deepStrictEqual(result.creates, [])
+  })
+})
+
+describe("what a run does next", () => {
+  const three = [fakeNode("a"), fakeNode("b"), fakeNode("c")]
+
+  it("hands out no more slots than batchSize, counting nodes already in flight", () => {
+    const result = plan({ batchSize: 2 }, three, { pods: [pod("a", running)] })
+    assert.deepStrictEqual(result.creates.map((c) => c.nodeName), ["b"])
+    assert.deepStrictEqual(entries(result), ["a:Running", "b:Pending", "c:Pending"])
+    assert.strictEqual(result.wakeAtMillis, 90_000 + 5 * 60_000, "woken when a's attempt would time out")
+  })
+
+  it("a timed-out attempt is a failure with a retry due after the backoff, counted from the timeout", () => {
+    const result = plan({ timeout: "5s" }, [fakeNode("a")], { pods: [pod("a", running)] })
+    const entry = result.entries[0]
+    assert.strictEqual(entry?.phase, "Pending")
+    assert.match(entry?.message ?? "", /attempt 1 of 4 failed: attempt timed out after 5s; retrying in 10s/)
+    assert.strictEqual(entry?.nextAttemptTime, new Date(95_000 + 10_000).toISOString())
+    assert.strictEqual(result.notices[0]?.reason, "NodeRetrying")
+    assert.deepStrictEqual(result.deletes, [], "the failed pod stays until the retry replaces it")
+  })
+
+  it("a due retry first deletes the failed pod, then creates the next attempt once it is gone", () => {
+    const waiting: NodeStatus = {
+      nodeName: "a",
+      phase: "Pending",
+      attempts: 1,
+      podName: "w-a",
+      message: "attempt 1 of 4 failed: boom; retrying in 10s",
+      nextAttemptTime: new Date(99_000).toISOString()
+    }
+    const record = new Map([["a", waiting]])
+    const replacing = plan({}, [fakeNode("a")], { pods: [pod("a", failed)], record })
+    assert.deepStrictEqual(replacing.deletes.map((d) => d.pod.metadata.name), ["w-a"])
+    assert.deepStrictEqual(replacing.creates, [])
+    const creating = plan({}, [fakeNode("a")], { record })
+    assert.deepStrictEqual(creating.creates, [{ nodeName: "a", podName: "w-a", attempt: 2 }])
+    assert.deepStrictEqual(creating.notices, [], "the failure was announced once, when it happened")
+  })
+
+  it("a due retry waits while the node cannot start a pod, keeping its slot", () => {
+    const record = new Map([["a", { nodeName: "a", phase: "Pending" as const, attempts: 1, nextAttemptTime: new Date(0).toISOString() }]])
+    const result = plan({ batchSize: 1 }, [fakeNode("a", { unschedulable: true }), fakeNode("b")], { record })
+    assert.deepStrictEqual(result.creates, [])
+    assert.match(result.entries[0]?.message ?? "", /waiting: node a is cordoned/)
+  })
+
+  it("the last attempt's failure fails the node for good, keeping the pod for kubectl logs", () => {
+    const result = plan({ maxRetries: 0 }, [fakeNode("a")], { pods: [pod("a", failed)] })
+    assert.deepStrictEqual(result.entries.map((e) => [e.phase, e.message]), [["Failed", "failed after 1 attempt: container exited with code 1"]])
+    assert.deepStrictEqual(result.deletes, [])
+    assert.strictEqual(result.notices[0]?.reason, "NodeFailed")
+  })
+
+  it("an outdated pod that serves keeps serving until its node's turn; one still starting is deleted now", () => {
+    const result = plan({ batchSize: 1 }, three, { pods: [pod("a", ready, { rev: "old" }), pod("b", running, { rev: "old" })] })
+    assert.deepStrictEqual(result.deletes.map((d) => d.pod.metadata.name).sort(), ["w-a", "w-b"])
+    assert.match(result.entries[0]?.message ?? "", /replacing the previous revision's pod/)
+    assert.deepStrictEqual(result.creates, [])
+  })
+})
