@@ -26,7 +26,9 @@ export const specDefaults = {
   timeout: "5m",
   maxRetries: 3,
   initialBackoff: "10s",
-  maxBackoff: "5m"
+  maxBackoff: "5m",
+  paused: false,
+  minReadySeconds: 0
 } as const
 
 const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
@@ -69,6 +71,31 @@ export const ResourceRequirements = Schema.Struct({
   limits: Schema.optionalKey(Schema.Record(Schema.String, Quantity))
 })
 
+/** How many nodes may fail for good: a count, or a percentage of the run's nodes (`"10%"`, at most 100%). */
+const FailureBudget = Schema.Union([
+  Schema.String.check(Schema.isPattern(/^(100|[1-9]?[0-9])%$/u)),
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+])
+
+export const FailureAction = Schema.Literals(["Pause", "Abort", "Continue"])
+export type FailureAction = typeof FailureAction.Type
+
+export const failurePolicyDefaults = { maxFailedNodes: 0, action: "Pause" } as const
+
+export const FailurePolicy = Schema.Struct({
+  maxFailedNodes: FailureBudget.pipe(
+    describe("Nodes that may fail for good (a count or a percentage); once that many have, no further node starts."),
+    withDefault(failurePolicyDefaults.maxFailedNodes)
+  ),
+  action: FailureAction.pipe(
+    describe("Pause: start nothing more until a person acts. Abort: end the run Failed, skipping the nodes not started. Continue: carry on."),
+    withDefault(failurePolicyDefaults.action)
+  )
+})
+export type FailurePolicy = typeof FailurePolicy.Type
+
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+
 export const WorkloadMode = Schema.Literals(["LongRunning", "RunToCompletion"])
 export type WorkloadMode = typeof WorkloadMode.Type
 
@@ -107,12 +134,35 @@ export const BatchWorkloadSpec = Schema.Struct({
   timeout: goDuration("Per-node limit for one attempt, as a Go duration (60s, 5m, 1h30m).").pipe(withDefault(specDefaults.timeout)),
   maxRetries: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 10 })).pipe(describe("Retries per node after its first attempt fails or times out (0-10)."), withDefault(specDefaults.maxRetries)),
   initialBackoff: goDuration("Delay before a node's first retry; doubles on each further retry.").pipe(withDefault(specDefaults.initialBackoff)),
-  maxBackoff: goDuration("Upper bound of the delay between retries (before ±20% jitter).").pipe(withDefault(specDefaults.maxBackoff))
+  maxBackoff: goDuration("Upper bound of the delay between retries (before ±20% jitter).").pipe(withDefault(specDefaults.maxBackoff)),
+  failurePolicy: Schema.optionalKey(FailurePolicy.pipe(
+    describe("What to do when nodes fail for good. Without it, the run carries on (Continue), as before this field existed.")
+  )),
+  paused: Schema.Boolean.pipe(
+    describe("No new attempt starts while true; pods already running keep running. Set back to false to resume."),
+    withDefault(specDefaults.paused)
+  ),
+  minReadySeconds: NonNegativeInt.pipe(
+    describe("A node counts as done only once its pod has been Ready (or Succeeded) this long; until then it holds its batch slot."),
+    withDefault(specDefaults.minReadySeconds)
+  ),
+  activeDeadlineSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(
+    describe("Once the run has lasted this long, nothing new starts, running attempts are stopped, and the run fails (DeadlineExceeded).")
+  )),
+  ttlSecondsAfterFinished: Schema.optionalKey(NonNegativeInt.pipe(
+    describe("RunToCompletion: delete the run's pods this long after it finished. The workload and its status stay as the record.")
+  ))
 })
 export type BatchWorkloadSpec = typeof BatchWorkloadSpec.Type
 
 /** Validation the OpenAPI schema cannot express, as CEL rules on the spec object (run by the API server). */
-export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonly message: string }> = [
+export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonly message: string; readonly fieldPath?: string }> = [
+  {
+    // An int-or-string keeps only its string pattern in a structural schema, so the integer's lower bound is a rule.
+    rule: "!has(self.failurePolicy) || !has(self.failurePolicy.maxFailedNodes) || type(self.failurePolicy.maxFailedNodes) != int || self.failurePolicy.maxFailedNodes >= 0",
+    message: "maxFailedNodes must be a count of 0 or more, or a percentage such as 10%",
+    fieldPath: ".failurePolicy.maxFailedNodes"
+  },
   { rule: "!has(self.timeout) || duration(self.timeout) >= duration('1s')", message: "timeout must be at least 1s" },
   {
     rule: "!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.initialBackoff) <= duration(self.maxBackoff)",
@@ -127,11 +177,13 @@ export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonl
 /**
  * Degraded: a LongRunning pod that had been Ready lost readiness (it is kept,
  * not replaced). Cancelled: the node was deleted or deselected before its
- * attempt finished, so the run went on without it.
+ * attempt finished, so the run went on without it. Skipped: the run was
+ * aborted (failure budget) before the node's turn.
  */
-export const NodePhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded", "Cancelled"])
+export const NodePhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded", "Cancelled", "Skipped"])
 export type NodePhase = typeof NodePhase.Type
-export const WorkloadPhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded"])
+/** Paused: nothing new starts (spec.paused or the failure budget); Waiting: outside the maintenance window. */
+export const WorkloadPhase = Schema.Literals(["Pending", "Running", "Succeeded", "Failed", "Degraded", "Paused", "Waiting"])
 export type WorkloadPhase = typeof WorkloadPhase.Type
 
 export const NodeStatus = Schema.Struct({
@@ -178,6 +230,7 @@ export const printerColumns = [
   { name: "Phase", type: "string", jsonPath: ".status.phase" },
   { name: "Progress", type: "string", jsonPath: ".status.progress", description: "Succeeded nodes / selected nodes" },
   { name: "Failed", type: "integer", jsonPath: ".status.failedNodes" },
+  { name: "Paused", type: "boolean", jsonPath: ".spec.paused", priority: 1 },
   { name: "Running", type: "integer", jsonPath: ".status.runningNodes", priority: 1 },
   { name: "Batch", type: "integer", jsonPath: ".spec.batchSize", priority: 1 },
   { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },

@@ -63,6 +63,7 @@ export interface ContainerStatus {
 export interface PodCondition {
   readonly type: string
   readonly status: string
+  readonly lastTransitionTime?: string
   readonly reason?: string
   readonly message?: string
 }

@@ -149,6 +149,19 @@ export const makeReconciler = Effect.gen(function*() {
       }
     })
 
+  /** An Event when the run is paused, or waits for its window, or its deadline passes: the moments `kubectl describe` should explain. */
+  const announceConditions = (ref: WorkloadRef, before: BatchWorkloadStatus | undefined, now: BatchWorkloadStatus) =>
+    Effect.forEach(["Paused", "Waiting", "Failed"], (type) => {
+      const next = now.conditions?.find((c) => c.type === type)
+      const prior = before?.conditions?.find((c) => c.type === type)
+      const changed = next?.status === "True" && (prior?.status !== "True" || prior.reason !== next.reason)
+      const worthSaying = next?.reason === "FailureBudgetExceeded" || next?.reason === "DeadlineExceeded" ||
+        next?.reason === "Paused" || next?.reason === "OutsideWindow"
+      return changed && worthSaying && next !== undefined
+        ? events.record(ref, next.reason === "Paused" || next.reason === "OutsideWindow" ? "Normal" : "Warning", next.reason, next.message)
+        : Effect.void
+    }, { discard: true })
+
   /** The run's Started, Completed and Failed events and log lines, from the phase it had before this pass and has now. */
   const announceRun = (ref: WorkloadRef, spec: BatchWorkloadSpec, before: BatchWorkloadStatus | undefined, now: BatchWorkloadStatus) =>
     Effect.gen(function*() {
@@ -159,6 +172,7 @@ export const makeReconciler = Effect.gen(function*() {
         yield* events.record(ref, "Normal", "Started", `deploying ${spec.image} to ${open} of ${now.totalNodes} nodes, ${spec.batchSize} at a time`)
         yield* Effect.logInfo("run started").pipe(Effect.annotateLogs(counts))
       }
+      yield* announceConditions(ref, before, now)
       if (isFinal(now.phase) && (newRun || before?.phase !== now.phase)) {
         if (now.phase === "Succeeded") yield* events.record(ref, "Normal", "Completed", `all ${now.totalNodes} nodes succeeded`)
         if (now.phase === "Failed") {
@@ -167,6 +181,20 @@ export const makeReconciler = Effect.gen(function*() {
         }
         yield* Effect.logInfo(`run ended: ${now.phase}`).pipe(Effect.annotateLogs(counts))
       }
+    })
+
+  /** ttlSecondsAfterFinished: a finished RunToCompletion run's pods go this long after it ended; the status stays as the record. */
+  const cleanUpFinished = (ref: WorkloadRef, spec: BatchWorkloadSpec, status: BatchWorkloadStatus) =>
+    Effect.gen(function*() {
+      const finishedAt = Date.parse(status.completionTime ?? "")
+      if (spec.ttlSecondsAfterFinished === undefined || Number.isNaN(finishedAt)) return done
+      const due = finishedAt + spec.ttlSecondsAfterFinished * 1000 - (yield* Clock.currentTimeMillis)
+      if (due > 0) return after(due)
+      const pods = (yield* deployer.podsOf(ref.uid)).filter((pod) => pod.metadata.deletionTimestamp === undefined)
+      if (pods.length === 0) return done
+      yield* Effect.forEach(pods, deployer.remove, { concurrency: 20, discard: true })
+      yield* Effect.logInfo(`deleted ${pods.length} pods ${spec.ttlSecondsAfterFinished}s after the run finished (ttlSecondsAfterFinished)`)
+      return done
     })
 
   const act = (ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan) =>
@@ -191,9 +219,14 @@ export const makeReconciler = Effect.gen(function*() {
       const settled = spec.mode === "RunToCompletion" && previous?.revision === revision &&
         previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
       // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
-      if (settled) return yield* flushStatus(memory, workload, previous, previous, true)
+      if (settled) {
+        const flushed = yield* flushStatus(memory, workload, previous, previous, true)
+        return sooner(flushed, yield* cleanUpFinished(ref, spec, previous))
+      }
 
       const nowMillis = yield* Clock.currentTimeMillis
+      const startedAt = previous?.revision === revision ? Date.parse(previous.startTime ?? "") : Number.NaN
+      const runStartedAtMillis = Number.isNaN(startedAt) ? nowMillis : startedAt
       const record = new Map(previous?.revision === revision ? (previous.nodeStatus ?? []).map((n) => [n.nodeName, n]) : [])
       const delays = yield* retryDelays(spec)
       const plan = planWorkload({
@@ -203,6 +236,7 @@ export const makeReconciler = Effect.gen(function*() {
         pods: yield* deployer.podsOf(ref.uid),
         record,
         nowMillis,
+        runStartedAtMillis,
         retryDelayMillis: (retry) => delays[retry - 1],
         podNameFor: (nodeName) => {
           const plain = podName(ref.name, nodeName)
@@ -220,7 +254,8 @@ export const makeReconciler = Effect.gen(function*() {
         skipped: plan.skipped,
         nodes: stampTransitions(plan.entries, record, isoAt(nowMillis)),
         previous,
-        now: isoAt(nowMillis)
+        now: isoAt(nowMillis),
+        gate: plan.gate
       })
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
       yield* announceRun(ref, spec, previous, status)

@@ -4,6 +4,7 @@ import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeShouldRun } from "./nodeDecision.ts"
 import { classifyPod, podAttempt, podNodeName, podRevision } from "./pods.ts"
+import { deadlineAt, type StartGate, startGate, type WindowState } from "./rollout.ts"
 
 /**
  * Everything one reconcile decides from: the spec, the cluster as the caches
@@ -20,6 +21,10 @@ export interface PlanInput {
   /** Node entries recorded for this run (same revision); empty for a new run. */
   readonly record: ReadonlyMap<string, NodeStatus>
   readonly nowMillis: number
+  /** When this run started (its status.startTime), for activeDeadlineSeconds. */
+  readonly runStartedAtMillis: number
+  /** The maintenance window's state now, with `spec.window`. */
+  readonly window?: WindowState | undefined
   /** Delay before retry `n` (1-based), or undefined when none is left. */
   readonly retryDelayMillis: (retry: number) => number | undefined
   /** The pod name to use for a node: unique per workload and node. */
@@ -46,6 +51,8 @@ export interface Plan {
   /** Why matching nodes were passed over, for the InsufficientNodes condition. */
   readonly skipped: ReadonlyArray<string>
   readonly notices: ReadonlyArray<Notice>
+  /** Whether new attempts could start (paused, failure budget, deadline, window), for the status. */
+  readonly gate: StartGate
 }
 
 /** One node's share of the plan, before batch slots are handed out. */
@@ -58,6 +65,8 @@ interface Verdict {
   readonly notices: ReadonlyArray<Notice>
   /** The node wants a pod for this attempt; `held` ones already own a slot. */
   readonly start?: { readonly attempt: number; readonly held: boolean; readonly replacing?: Pod }
+  /** The pod of an attempt under way, which a run that ends stops. */
+  readonly inFlight?: Pod
 }
 
 /** A node's pods of this workload: of this revision, of an older one, and whether any is terminating. */
@@ -77,6 +86,17 @@ const finishedMillis = (pod: Pod) => {
   return Number.isNaN(millis) ? undefined : millis
 }
 const isoAt = (millis: number) => new Date(millis).toISOString()
+
+/** When the pod reached success: its Ready condition's transition, or its container's finish. */
+const succeededSinceMillis = (pod: Pod) => {
+  const readySince = pod.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True")?.lastTransitionTime
+  const millis = Date.parse(readySince ?? "")
+  return Number.isNaN(millis) ? finishedMillis(pod) : millis
+}
+
+/** Messages get a reason appended while a node waits; a message carried over from the record drops the old one first. */
+const suffixes = ["; waiting: ", "; held: ", "; not retried: "]
+const baseMessage = (message: string) => suffixes.reduce((text, suffix) => text.split(suffix)[0] ?? text, message)
 const formatSeconds = (millis: number) => `${Math.round(millis / 100) / 10}s`
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`
 
@@ -149,7 +169,7 @@ const judgeNode = (
     const delay = input.retryDelayMillis(attempt) ?? 0
     const nextAttemptAt = known ?? failedAtMillis + delay
     const message = known !== undefined && entry?.message !== undefined
-      ? entry.message
+      ? baseMessage(entry.message)
       : `${label(attempt)} failed: ${reason}; retrying in ${formatSeconds(delay)}`
     const notices: Array<Notice> = known !== undefined
       ? []
@@ -179,6 +199,23 @@ const judgeNode = (
     const servedBefore = spec.mode === "LongRunning" && entry?.attempts === attempt &&
       (entry.phase === "Succeeded" || entry.phase === "Degraded")
     if (outcome._tag === "Succeeded") {
+      // Soak time: the node is done only once success has held for minReadySeconds; until then it keeps its slot.
+      const soakedAt = (succeededSinceMillis(current) ?? nowMillis) + spec.minReadySeconds * 1000
+      if (!servedBefore && nowMillis < soakedAt) {
+        return {
+          entry: {
+            nodeName,
+            phase: "Running",
+            attempts: attempt,
+            podName,
+            message: `${spec.mode === "LongRunning" ? "pod is Ready" : "pod completed"}; done at ${isoAt(soakedAt)} (minReadySeconds ${spec.minReadySeconds})`
+          },
+          active: true,
+          deletes: [],
+          wakeAtMillis: soakedAt,
+          notices: []
+        }
+      }
       const message = spec.mode === "LongRunning" ? "pod is Ready" : "pod completed"
       const notices: Array<Notice> = servedBefore ? [] : [{
         type: "Normal",
@@ -205,11 +242,14 @@ const judgeNode = (
       active: true,
       deletes: [],
       wakeAtMillis: deadline,
-      notices: []
+      notices: [],
+      inFlight: current
     }
   }
 
   const attemptsSoFar = entry?.phase === "Cancelled" ? entry.attempts : entry?.attempts ?? 0
+  // Failed for good stays failed, whatever becomes of its pod.
+  if (entry?.phase === "Failed" && entry.attempts > 0) return none
   if (pods.terminating) {
     // A retry keeps its backoff while the failed pod goes away.
     if (entry?.nextAttemptTime !== undefined && entry.phase === "Pending") return attemptFailed(entry.attempts, "", undefined)
@@ -228,7 +268,6 @@ const judgeNode = (
     return { ...none, entry: waiting, start: { attempt: 1, held: false, replacing: pods.outdated } }
   }
   if (entry !== undefined && entry.attempts > 0 && entry.phase !== "Cancelled") {
-    if (entry.phase === "Failed") return none
     if (entry.nextAttemptTime !== undefined) return attemptFailed(entry.attempts, "", undefined)
     if (spec.mode === "LongRunning" && (entry.phase === "Succeeded" || entry.phase === "Degraded") && decision.shouldContinueRunning) {
       // A serving pod that someone deleted (a drain, a mistake) is replaced like a DaemonSet's, not held against the node.
@@ -245,6 +284,43 @@ const judgeNode = (
     ...none,
     entry: { nodeName, phase: "Pending", attempts: attemptsSoFar, message: decision.shouldStart ? "waiting for its batch" : `waiting: ${decision.reason ?? ""}` },
     start: { attempt: attemptsSoFar + 1, held: false }
+  }
+}
+
+/** A node that would start an attempt while the run is held says so, and why. */
+const holdEntry = (entry: NodeStatus, why: string): NodeStatus => ({
+  ...entry,
+  message: entry.attempts > 0 && entry.message !== undefined ? `${baseMessage(entry.message)}; held: ${why}` : `held: ${why}`
+})
+
+const isUnderWay = (entry: NodeStatus | undefined) => entry !== undefined && (entry.phase === "Pending" || entry.phase === "Running")
+
+/**
+ * A run that ended early: past its deadline, every node not done fails and
+ * attempts under way are stopped; aborted by the failure budget, attempts
+ * under way finish, and nodes not started (or due a retry) are skipped.
+ */
+const endRun = (gate: Extract<StartGate, { _tag: "Ended" }>, nodeName: string, verdict: Verdict): Verdict => {
+  const entry = verdict.entry
+  if (!isUnderWay(entry) || entry === undefined) return verdict
+  const { nextAttemptTime: _dropped, ...rest } = entry
+  if (gate.reason === "DeadlineExceeded") {
+    const message = `DeadlineExceeded: ${gate.message}`
+    return {
+      entry: { ...rest, phase: "Failed", message },
+      active: false,
+      deletes: [...verdict.deletes, ...(verdict.inFlight !== undefined ? [{ pod: verdict.inFlight, reason: "deadline exceeded" }] : [])],
+      notices: [{ type: "Warning", reason: "NodeFailed", nodeName, message: `node ${nodeName}: ${message}` }]
+    }
+  }
+  if (verdict.start === undefined) return verdict
+  return {
+    entry: entry.attempts > 0
+      ? { ...rest, phase: "Failed", message: `${baseMessage(entry.message ?? "")}; not retried: ${gate.message}` }
+      : { ...rest, phase: "Skipped", message: `skipped: ${gate.message}` },
+    active: false,
+    deletes: verdict.deletes,
+    notices: verdict.notices
   }
 }
 
@@ -324,14 +400,36 @@ export const planWorkload = (input: PlanInput): Plan => {
     return judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
   })
 
+  const failedNodes = verdicts.filter(({ verdict }) => verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0).length
+  const gate = startGate({
+    spec: input.spec,
+    failedNodes,
+    totalNodes: verdicts.length,
+    runStartedAtMillis: input.runStartedAtMillis,
+    nowMillis: input.nowMillis,
+    window: input.window
+  })
   let free = input.spec.batchSize - verdicts.filter(({ verdict }) => verdict.active).length
   const creates: Array<Plan["creates"][number]> = []
   const deletes: Array<Plan["deletes"][number]> = []
   const entries: Array<NodeStatus> = []
+  const notices: Array<Notice> = []
   const maxAttempts = input.spec.maxRetries + 1
   for (const { decision, nodeName, verdict } of verdicts) {
+    if (gate._tag === "Ended") {
+      const ended = endRun(gate, nodeName, verdict)
+      deletes.push(...ended.deletes)
+      notices.push(...ended.notices)
+      if (ended.entry !== undefined) entries.push(ended.entry)
+      continue
+    }
     deletes.push(...verdict.deletes)
+    notices.push(...verdict.notices)
     const start = verdict.start
+    if (start !== undefined && gate._tag === "Held" && verdict.entry !== undefined) {
+      entries.push(holdEntry(verdict.entry, gate.message))
+      continue
+    }
     const granted = start !== undefined && decision.shouldStart && (start.held || free > 0)
     if (!granted || start === undefined) {
       if (verdict.entry !== undefined) entries.push(verdict.entry)
@@ -357,8 +455,15 @@ export const planWorkload = (input: PlanInput): Plan => {
   const order = new Map((input.spec.nodeNames ?? []).map((name, index) => [name, index]))
   if (order.size > 0) entries.sort((a, b) => (order.get(a.nodeName) ?? order.size) - (order.get(b.nodeName) ?? order.size))
 
+  for (const verdict of departed) notices.push(...verdict.notices)
+
   const all = [...verdicts.map((v) => v.verdict), ...departed]
-  const wakeTimes = all.flatMap((verdict) => verdict.wakeAtMillis !== undefined ? [verdict.wakeAtMillis] : [])
+  const deadline = deadlineAt(input.spec, input.runStartedAtMillis)
+  const wakeTimes = [
+    ...(gate._tag === "Ended" ? [] : all.flatMap((verdict) => verdict.wakeAtMillis !== undefined ? [verdict.wakeAtMillis] : [])),
+    ...(gate._tag === "Held" && gate.untilMillis !== undefined ? [gate.untilMillis] : []),
+    ...(gate._tag !== "Ended" && deadline !== undefined ? [deadline] : [])
+  ]
   return {
     entries,
     creates,
@@ -366,6 +471,7 @@ export const planWorkload = (input: PlanInput): Plan => {
     wakeAtMillis: wakeTimes.length > 0 ? Math.min(...wakeTimes) : undefined,
     desired,
     skipped,
-    notices: all.flatMap((verdict) => verdict.notices)
+    notices,
+    gate
   }
 }

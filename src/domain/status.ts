@@ -1,4 +1,5 @@
 import type { BatchWorkloadStatus, Condition, NodeStatus, WorkloadPhase } from "../api/BatchWorkload.ts"
+import type { StartGate } from "./rollout.ts"
 
 export const conditionTypes = {
   progressing: "Progressing",
@@ -10,7 +11,9 @@ export const conditionTypes = {
   ready: "Ready",
   reconciling: "Reconciling",
   stalled: "Stalled",
-  degraded: "Degraded"
+  degraded: "Degraded",
+  paused: "Paused",
+  waiting: "Waiting"
 } as const
 
 /** Keeps a condition's lastTransitionTime unless its status actually flips, as `meta.SetStatusCondition` does. */
@@ -40,6 +43,8 @@ export interface StatusInput {
   /** The status as last recorded; a different revision there means this is a new run. */
   readonly previous: BatchWorkloadStatus | undefined
   readonly now: string
+  /** Whether new attempts may start; a held run reads Paused or Waiting. */
+  readonly gate: StartGate
 }
 
 const finalPhases: ReadonlySet<WorkloadPhase> = new Set(["Succeeded", "Failed", "Degraded"])
@@ -64,7 +69,12 @@ export const summarize = (input: StatusInput): BatchWorkloadStatus => {
   const degraded = count("Degraded")
   const total = input.nodes.length - count("Cancelled")
   const eligible = input.nodes.filter((node) => node.phase !== "Cancelled" && !(node.phase === "Failed" && node.attempts === 0)).length
-  const phase = workloadPhase(input.nodes)
+  const gate = input.gate
+  const fromNodes = workloadPhase(input.nodes)
+  const phase: WorkloadPhase = fromNodes === "Running" && gate._tag === "Held"
+    ? gate.reason === "OutsideWindow" ? "Waiting" : "Paused"
+    : fromNodes
+  const heldFor = (reasons: ReadonlyArray<string>) => gate._tag === "Held" && reasons.includes(gate.reason)
 
   const failureSummary = listed(input.nodes.filter((node) => node.phase === "Failed").map((node) => `${node.nodeName}: ${node.message ?? "failed"}`))
   const degradedSummary = listed(input.nodes.filter((node) => node.phase === "Degraded").map((node) => `${node.nodeName}: ${node.message ?? "degraded"}`))
@@ -93,8 +103,10 @@ export const summarize = (input: StatusInput): BatchWorkloadStatus => {
     condition(
       conditionTypes.failed,
       phase === "Failed",
-      phase === "Failed" ? "NodesFailed" : "NoFailures",
-      phase === "Failed" ? `${failed} of ${total} nodes failed: ${failureSummary}` : "no node has failed"
+      phase === "Failed" ? gate._tag === "Ended" ? gate.reason : "NodesFailed" : "NoFailures",
+      phase === "Failed"
+        ? `${gate._tag === "Ended" ? `${gate.message}; ` : ""}${failed} of ${total} nodes failed: ${failureSummary}`
+        : "no node has failed"
     ),
     condition(
       conditionTypes.insufficientNodes,
@@ -112,15 +124,31 @@ export const summarize = (input: StatusInput): BatchWorkloadStatus => {
     ),
     condition(
       conditionTypes.reconciling,
-      phase === "Running" || phase === "Pending",
+      phase === "Running" || phase === "Pending" || phase === "Waiting",
       phase === "Running" ? "Deploying" : phase === "Pending" ? "NoNodes" : "RunFinished",
       phase === "Running" ? `${succeeded + failed} of ${total} nodes done` : phase === "Pending" ? "waiting for eligible nodes" : "nothing left to do"
     ),
     condition(
       conditionTypes.stalled,
-      phase === "Failed",
-      phase === "Failed" ? "NodesFailed" : "NoFailures",
-      phase === "Failed" ? `${failed} of ${total} nodes failed: ${failureSummary}` : "no node has failed"
+      phase === "Failed" || heldFor(["FailureBudgetExceeded"]),
+      phase === "Failed" ? "NodesFailed" : heldFor(["FailureBudgetExceeded"]) ? "FailureBudgetExceeded" : "NoFailures",
+      phase === "Failed"
+        ? `${failed} of ${total} nodes failed: ${failureSummary}`
+        : gate._tag === "Held" && gate.reason === "FailureBudgetExceeded"
+        ? gate.message
+        : "no node has failed"
+    ),
+    condition(
+      conditionTypes.paused,
+      heldFor(["Paused", "FailureBudgetExceeded"]),
+      gate._tag === "Held" && gate.reason !== "OutsideWindow" ? gate.reason : "NotPaused",
+      gate._tag === "Held" && gate.reason !== "OutsideWindow" ? gate.message : "new attempts may start"
+    ),
+    condition(
+      conditionTypes.waiting,
+      heldFor(["OutsideWindow"]),
+      heldFor(["OutsideWindow"]) ? "OutsideWindow" : "NotWaiting",
+      gate._tag === "Held" && gate.reason === "OutsideWindow" ? gate.message : "not waiting for a maintenance window"
     ),
     condition(
       conditionTypes.degraded,
@@ -164,7 +192,11 @@ export const invalidSpecStatus = (
   phase: "Failed",
   observedGeneration: generation,
   conditions: mergeConditions(previous?.conditions ?? [], [
-    ...(previous?.conditions?.filter((c) => c.type !== conditionTypes.invalidSpec) ?? []),
-    { type: conditionTypes.invalidSpec, status: "True", reason: "DecodeError", message, observedGeneration: generation }
+    ...(previous?.conditions?.filter((c) => !replacedWhenInvalid.has(c.type)) ?? []),
+    { type: conditionTypes.invalidSpec, status: "True", reason: "DecodeError", message, observedGeneration: generation },
+    { type: conditionTypes.stalled, status: "True", reason: "InvalidSpec", message, observedGeneration: generation },
+    { type: conditionTypes.ready, status: "False", reason: "InvalidSpec", message, observedGeneration: generation }
   ], now)
 })
+
+const replacedWhenInvalid: ReadonlySet<string> = new Set([conditionTypes.invalidSpec, conditionTypes.stalled, conditionTypes.ready])

@@ -45,7 +45,8 @@ export const trimPod = (pod: Pod): Pod => {
     spec: pod.spec?.nodeName !== undefined ? { nodeName: pod.spec.nodeName } : {},
     status: {
       ...pick(status, ["phase", "reason", "message"]),
-      conditions: (status.conditions ?? []).filter((c) => c.type === "Ready").map((c) => ({ type: c.type, status: c.status })),
+      conditions: (status.conditions ?? []).filter((c) => c.type === "Ready")
+        .map((c) => ({ type: c.type, status: c.status, ...pick(c, ["lastTransitionTime"]) })),
       containerStatuses: (status.containerStatuses ?? []).map(trimContainer)
     }
   }

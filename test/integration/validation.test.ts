@@ -32,6 +32,12 @@ const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
     "  image: busybox\n  resources:\n    limits:\n      cpu: lots",
     /spec.resources.limits.cpu: Invalid value: "lots": spec.resources.limits.cpu in body should match/
   ],
+  ["budget-negative", "  image: busybox\n  failurePolicy:\n    maxFailedNodes: -1", /spec.failurePolicy.maxFailedNodes: Invalid value: .*maxFailedNodes must be a count of 0 or more/],
+  ["budget-over-100", "  image: busybox\n  failurePolicy:\n    maxFailedNodes: 150%", /spec.failurePolicy.maxFailedNodes: Invalid value: "150%": spec.failurePolicy.maxFailedNodes in body should match/],
+  ["budget-action", "  image: busybox\n  failurePolicy:\n    action: Retry", /spec.failurePolicy.action: Unsupported value: "Retry"/],
+  ["soak-negative", "  image: busybox\n  minReadySeconds: -5", /spec.minReadySeconds in body should be greater than or equal to 0/],
+  ["deadline-zero", "  image: busybox\n  activeDeadlineSeconds: 0", /spec.activeDeadlineSeconds in body should be greater than or equal to 1/],
+  ["ttl-negative", "  image: busybox\n  ttlSecondsAfterFinished: -1", /spec.ttlSecondsAfterFinished in body should be greater than or equal to 0/],
   [
     "quantity-unit",
     "  image: busybox\n  resources:\n    requests:\n      memory: 64MB",

@@ -51,7 +51,9 @@ describe("status", () => {
         Ready: "True",
         Reconciling: "False",
         Stalled: "False",
-        Degraded: "False"
+        Degraded: "False",
+        Paused: "False",
+        Waiting: "False"
       })
       assert.deepStrictEqual(
         status?.nodeStatus?.map((n) => [n.nodeName, n.phase, n.attempts, n.podName]),
@@ -126,6 +128,7 @@ describe("status", () => {
       assert.match(invalid?.message ?? "", /image/)
       assert.match(invalid?.message ?? "", /invalid duration/)
       assert.match(invalid?.message ?? "", /between 1 and 1000/)
+      assert.strictEqual(status?.conditions?.find((c) => c.type === "Stalled")?.status, "True", "kstatus readers see it stalled")
     }).pipe(Effect.provide(operatorLayer)))
 })
 

@@ -20,6 +20,7 @@ const plan = (fields: Record<string, unknown>, nodes: ReadonlyArray<Node>, more:
     pods: [],
     record: new Map(),
     nowMillis: 100_000,
+    runStartedAtMillis: 0,
     retryDelayMillis: (retry) => retry * 10_000,
     podNameFor: (nodeName) => `w-${nodeName}`,
     ...more

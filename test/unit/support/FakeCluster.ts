@@ -62,9 +62,12 @@ export const fakeNode = (name: string, options: FakeNodeOptions = {}): Node => (
   status: { conditions: [{ type: "Ready", status: options.ready === false ? "False" : "True" }] }
 })
 
-/** A kubelet records when a container stopped. */
+/** A kubelet records when a container stopped and when a condition last changed. */
 const stampFinished = (status: PodStatus, at: string): PodStatus => ({
   ...status,
+  ...(status.conditions !== undefined
+    ? { conditions: status.conditions.map((condition) => ({ lastTransitionTime: at, ...condition })) }
+    : {}),
   ...(status.containerStatuses !== undefined
     ? {
       containerStatuses: status.containerStatuses.map((container) =>
