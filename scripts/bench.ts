@@ -1,109 +1,927 @@
-// `npm run bench`: how the operator scales with nodes. Prints figures; asserts nothing.
+// `npm run bench`: the operator against the real control plane (kube-apiserver + etcd +
+// kube-controller-manager + kube-scheduler + kwok), beside two references placing the same pods on
+// the same nodes in the same run:
+//   - client-go: bench/clientgo, the least a client-go program does for the job (one pod per node,
+//     at most batchSize not yet Ready, one pod watch);
+//   - DaemonSet: kube-controller-manager's DaemonSet controller (no batch limit).
+// Prints one table (see BENCHMARKS.md for what each column means) and the targets; asserts
+// nothing. Request counts come from the API server's apiserver_request_total, scraped before and
+// after each contender; CPU and RSS from /proc/<pid>.
 //
-// 1. In memory, virtual time: the operator's own cost per node (planning, status folding,
-//    caches), with the API server and kubelets faked and the clock simulated.
-// 2. Against the real control plane (kube-apiserver + etcd + kwok): wall time, status writes
-//    and API requests for a 1,000-node run. Compare ratios within one run: machines are noisy.
-import { spawn } from "node:child_process"
+//   npm run bench                         1,000 nodes
+//   npm run bench -- --nodes 5000
+//   npm run bench -- --only operator      one contender (operator | client-go | daemonset)
+//   npm run bench -- --batch-size 50      concurrency for the operator and client-go (default 100)
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
-import { createFakeNodes, freePort, kubectl, repoRoot, startControlPlane } from "../test/controlplane/index.ts"
-import { FakeCluster, fakeNode, podScripts } from "../test/unit/support/FakeCluster.ts"
-import { advanceUntil, operatorLayer, phaseIs, startOperator, workload } from "../test/unit/support/harness.ts"
+import { createInterface } from "node:readline"
+import * as k8s from "@kubernetes/client-node"
+import { createFakeNodes, freePort, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
 
-const argv = new Set(process.argv.slice(2))
-const inMemoryOnly = argv.has("--in-memory")
+// ---------------------------------------------------------------------------------------------
+// Settings
 
-const inMemoryRun = (nodes: number, batchSize: number) =>
-  Effect.gen(function*() {
-    const cluster = yield* FakeCluster
-    for (let i = 0; i < nodes; i++) yield* cluster.apply("nodes", fakeNode(`node-${String(i).padStart(4, "0")}`))
-    yield* cluster.setPodBehaviour(() => podScripts.ready("2 seconds"))
-    yield* startOperator
-    const started = performance.now()
-    yield* cluster.apply("batchworkloads", workload("bench", { image: "busybox", batchSize }))
-    yield* advanceUntil(phaseIs("bench", "Succeeded"), "2 hours", "500 millis")
-    const cpuMillis = performance.now() - started
-    return { nodes, batchSize, cpuMillis, statusWrites: cluster.stats.statusWrites, podCreates: cluster.stats.podCreates }
-  }).pipe(Effect.scoped, Effect.provide(Layer.merge(operatorLayer, TestClock.layer())))
+const contenders = ["operator", "client-go", "daemonset"] as const
+type Contender = (typeof contenders)[number]
+const isContender = (value: string): value is Contender => contenders.some((c) => c === value)
 
-const table = (rows: ReadonlyArray<Record<string, string | number>>) => {
-  const columns = Object.keys(rows[0] ?? {})
-  const width = (column: string) => Math.max(column.length, ...rows.map((row) => String(row[column]).length))
-  const line = (cells: (column: string) => string) => columns.map((column) => cells(column).padStart(width(column))).join("  ")
-  console.log(line((column) => column))
-  for (const row of rows) console.log(line((column) => String(row[column])))
+const usage = `usage: npm run bench -- [--nodes N] [--batch-size N] [--only operator|client-go|daemonset]...
+  --nodes N        fake nodes to place pods on (default 1000; the issue's figures are at 1000 and 5000)
+  --batch-size N   pods in flight for the operator and client-go (default 100)
+  --only NAME      run only this contender (repeatable)`
+
+const parseArgs = (argv: ReadonlyArray<string>) => {
+  let nodes = 1000
+  let batchSize = 100
+  const only: Array<Contender> = []
+  const positiveInt = (flag: string, value: string | undefined): number => {
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${value ?? "nothing"}\n${usage}`)
+    return n
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ""
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
+    const value = (): string | undefined => inline ?? argv[++i]
+    if (flag === "--nodes") nodes = positiveInt(flag, value())
+    else if (flag === "--batch-size") batchSize = positiveInt(flag, value())
+    else if (flag === "--only") {
+      const name = value() ?? ""
+      if (!isContender(name)) throw new Error(`--only takes one of ${contenders.join(", ")}, got ${name || "nothing"}\n${usage}`)
+      only.push(name)
+    } else if (flag === "--help" || flag === "-h") {
+      console.log(usage)
+      process.exit(0)
+    } else throw new Error(`unknown argument ${arg}\n${usage}`)
+  }
+  if (batchSize > 100) throw new Error("--batch-size: a BatchWorkload allows at most 100")
+  return { nodes, batchSize, run: contenders.filter((c) => only.length === 0 || only.includes(c)) }
 }
 
-console.log("== 1. in memory (virtual clock; pods Ready 2 s after creation) ==")
-const memoryRows = []
-for (const [nodes, batchSize] of [[100, 10], [1000, 10], [1000, 100]] as const) {
-  const result = await Effect.runPromise(inMemoryRun(nodes, batchSize))
-  memoryRows.push({
-    nodes,
-    batchSize,
-    "cpu ms": Math.round(result.cpuMillis),
-    "cpu ms/node": (result.cpuMillis / nodes).toFixed(2),
-    "pod creates": result.podCreates,
-    "status writes": result.statusWrites
+const settings = (() => {
+  try {
+    return parseArgs(process.argv.slice(2))
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e))
+    process.exit(2)
+  }
+})()
+
+const nodeLabel = { bench: "yes" } as const
+const nodeSelector = "bench=yes"
+const podAnnotations = { "kwok.batch.example.com/delay-ms": "1000" } as const
+const image = "busybox"
+const clientGoQps = 500
+const clientGoBurst = 1000
+/** Generous: a contender that takes longer than this is stuck, not slow. */
+const runTimeoutMs = 300_000 + settings.nodes * 600
+
+const seconds = (ms: number): number => ms / 1000
+const benchStarted = performance.now()
+const say = (message: string): void => {
+  process.stdout.write(`[bench ${seconds(performance.now() - benchStarted).toFixed(0).padStart(4)} s] ${message}\n`)
+}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------
+// The client-go program: built once per content hash into the cache.
+
+const findGo = (): string | undefined => {
+  const candidates = [
+    ...(process.env["PATH"] ?? "").split(path.delimiter).filter((d) => d !== "").map((d) => path.join(d, "go")),
+    "/usr/local/go/bin/go",
+    "/usr/lib/go/bin/go",
+    path.join(os.homedir(), "go", "bin", "go"),
+    path.join(os.homedir(), "sdk", "go", "bin", "go")
+  ]
+  return candidates.find((candidate) => {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK)
+      return fs.statSync(candidate).isFile()
+    } catch {
+      return false
+    }
   })
 }
-table(memoryRows)
-const perNode = memoryRows.map((row) => Number(row["cpu ms/node"]))
-console.log(`per-node cost, 1000 vs 100 nodes (same batch size): ${((perNode[1] ?? 0) / (perNode[0] ?? 1)).toFixed(2)}x (1.00x = linear)`)
 
-if (!inMemoryOnly) {
-  console.log("\n== 2. real kube-apiserver + etcd + kwok ==")
-  const nodeCount = Number(process.env["BENCH_NODES"] ?? 1000)
-  const cp = await startControlPlane({ log: () => undefined })
-  const metricsPort = await freePort()
-  let operator: ReturnType<typeof spawn> | undefined
+const clientGoSource = path.join(repoRoot, "bench", "clientgo")
+
+const buildClientGo = (): string => {
+  const hash = createHash("sha256")
+  for (const file of ["go.mod", "go.sum", "main.go"]) hash.update(fs.readFileSync(path.join(clientGoSource, file)))
+  const cacheRoot = process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache")
+  const dir = path.join(cacheRoot, "batch-workload-operator", "bench", hash.digest("hex").slice(0, 12))
+  const binary = path.join(dir, "clientgo-bench")
+  if (fs.existsSync(binary)) return binary
+  const go = findGo()
+  if (go === undefined) {
+    throw new Error(
+      "Go is not installed (looked on PATH, in /usr/local/go/bin, /usr/lib/go/bin, ~/go/bin, ~/sdk/go/bin).\n" +
+        "The client-go contender (bench/clientgo) is built with Go >= 1.25, as the control plane is.\n" +
+        "Install Go, or leave that contender out: npm run bench -- --only operator --only daemonset"
+    )
+  }
+  say(`building bench/clientgo with ${go} into ${dir}`)
+  fs.mkdirSync(dir, { recursive: true })
+  const tmp = `${binary}.tmp.${process.pid}`
+  // As the control plane is built (scripts/build-control-plane.sh): static, trimmed, stripped,
+  // Kubernetes' tags, so the Go build cache of the control-plane build is reused.
+  execFileSync(go, ["build", "-trimpath", "-tags", "selinux,notest,grpcnotrace", "-ldflags", "-s -w", "-o", tmp, "."], {
+    cwd: clientGoSource,
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=readonly -buildvcs=false" },
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+  fs.renameSync(tmp, binary)
+  return binary
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc: CPU seconds and RSS of a process.
+
+const clockTicks = (() => {
   try {
-    const k = (args: Array<string>, input?: string) =>
-      kubectl(args, { kubeconfig: cp.kubeconfigPath, ...(input !== undefined ? { input } : {}) })
-    await k(["apply", "-f", path.join(repoRoot, "manifests", "crd.yaml")])
-    await k(["wait", "--for=condition=Established", "crd/batchworkloads.batch.example.com"])
-    const nodesStarted = performance.now()
-    const names = Array.from({ length: nodeCount }, (_, i) => `bench-${String(i).padStart(4, "0")}`)
-    for (let i = 0; i < names.length; i += 100) {
-      await createFakeNodes(cp.kubeconfigPath, names.slice(i, i + 100).map((name) => ({ name, labels: { bench: "yes" } })), { timeoutMs: 300_000 })
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** utime + stime of the process, in seconds. */
+const cpuSeconds = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  // Fields after "(comm)": state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks
+}
+
+/** VmRSS (now) and VmHWM (peak) in MB. */
+const memory = (pid: number): { rss: number; peak: number } => {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN)
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API server's request counters.
+
+interface Sample {
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+const scrapeRequests = async (kubeconfig: string): Promise<ReadonlyArray<Sample>> => {
+  const text = await kubectlOk(["get", "--raw", "/metrics"], { kubeconfig, timeoutMs: 60_000 })
+  const samples: Array<Sample> = []
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue
+    const close = line.lastIndexOf("}")
+    const labels: Record<string, string> = {}
+    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[match[1] ?? ""] = match[2] ?? ""
     }
-    console.log(`${nodeCount} kwok nodes Ready in ${((performance.now() - nodesStarted) / 1000).toFixed(1)} s`)
-    operator = spawn(process.execPath, [path.join(repoRoot, "src", "main.ts"), "--metrics-port", String(metricsPort), "--health-port", "0"], {
-      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: "Warn" },
-      stdio: "inherit"
-    })
-    const rows = []
-    for (const batchSize of [20, 100]) {
-      const name = `bench-b${batchSize}`
-      const started = performance.now()
-      await k(["apply", "-f", "-"], JSON.stringify({
-        apiVersion: "batch.example.com/v1alpha1",
-        kind: "BatchWorkload",
-        metadata: { name, namespace: "default" },
-        spec: { nodeSelector: { bench: "yes" }, image: "busybox", batchSize, podAnnotations: { "kwok.batch.example.com/delay-ms": "1000" } }
-      }))
-      const waited = await k(["wait", "--for=condition=Complete", `bwl/${name}`, "--timeout=1800s"])
-      if (waited.code !== 0) throw new Error(`${name} did not complete: ${waited.stderr}`)
-      const seconds = (performance.now() - started) / 1000
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
-      const sum = (pattern: RegExp) =>
-        metrics.split("\n").filter((line) => pattern.test(line)).reduce((total, line) => total + Number(line.split(" ").at(-1)), 0)
-      rows.push({
-        nodes: nodeCount,
-        batchSize,
-        "wall s": seconds.toFixed(1),
-        "nodes/s": (nodeCount / seconds).toFixed(1),
-        "status writes (cumulative)": sum(/^batch_operator_status_writes_total /),
-        "API requests (cumulative)": sum(/^batch_operator_api_requests_total\{/)
+    samples.push({ labels, value: Number(line.slice(close + 1).trim()) })
+  }
+  return samples
+}
+
+type Predicate = (labels: Readonly<Record<string, string>>) => boolean
+const total = (samples: ReadonlyArray<Sample>, predicate: Predicate): number =>
+  samples.reduce((sum, sample) => (predicate(sample.labels) ? sum + sample.value : sum), 0)
+const delta = (before: ReadonlyArray<Sample>, after: ReadonlyArray<Sample>, predicate: Predicate): number =>
+  total(after, predicate) - total(before, predicate)
+
+const writeVerbs = new Set(["POST", "PUT", "PATCH", "APPLY"])
+const isPodCreate: Predicate = (l) => l["resource"] === "pods" && l["subresource"] === "" && l["verb"] === "POST"
+const isStatusWrite = (resource: string): Predicate => (l) =>
+  l["resource"] === resource && l["subresource"] === "status" && (l["verb"] === "PUT" || l["verb"] === "PATCH" || l["verb"] === "APPLY")
+const isEventWrite: Predicate = (l) =>
+  l["resource"] === "events" && (l["group"] === "" || l["group"] === "events.k8s.io") && writeVerbs.has(l["verb"] ?? "")
+const isList: Predicate = (l) => l["verb"] === "LIST"
+/**
+ * LISTs that count against a contender: all but kube-apiserver's own LimitRanger admission,
+ * which LISTs the LimitRanges of a namespace that has none, live, at most every 30 s while pods
+ * are created there (plugin/pkg/admission/limitranger): the same for every contender.
+ */
+const isContenderList: Predicate = (l) => isList(l) && l["resource"] !== "limitranges"
+
+/** "pods 2, nodes 1": the LISTs between two scrapes, by resource. */
+const listsByResource = (before: ReadonlyArray<Sample>, after: ReadonlyArray<Sample>): string => {
+  const resources = new Set(after.filter((s) => isList(s.labels)).map((s) => s.labels["resource"] ?? ""))
+  return [...resources]
+    .map((resource) => [resource, delta(before, after, (l) => isList(l) && l["resource"] === resource)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([resource, n]) => `${resource} ${n}`)
+    .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watches, with the wire objects they deliver.
+
+interface WireCondition {
+  readonly type?: string
+  readonly status?: string
+}
+interface WireObject {
+  readonly metadata?: { readonly name?: string; readonly resourceVersion?: string }
+  readonly status?: {
+    readonly conditions?: ReadonlyArray<WireCondition>
+    readonly phase?: string
+    readonly numberReady?: number
+    readonly desiredNumberScheduled?: number
+  }
+  readonly code?: number
+}
+
+const conditionTrue = (object: WireObject, type: string): boolean =>
+  object.status?.conditions?.some((c) => c.type === type && c.status === "True") ?? false
+
+interface Watching {
+  /** Resolves once the first watch request has been answered (events from then on are seen). */
+  readonly connected: Promise<void>
+  stop(): void
+}
+
+/**
+ * Watches `apiPath` (a WATCH request, never a LIST: the namespaces watched are new, so the
+ * initial state is empty or tiny), resuming from the last resourceVersion when the connection
+ * ends and from scratch after 410 Gone. `onEvent` must be idempotent.
+ */
+const watch = (kc: k8s.KubeConfig, apiPath: string, onEvent: (type: string, object: WireObject) => void): Watching => {
+  const watcher = new k8s.Watch(kc)
+  let stopped = false
+  let resourceVersion: string | undefined
+  let abort: AbortController | undefined
+  let markConnected = (): void => {}
+  const connected = new Promise<void>((resolve) => (markConnected = resolve))
+  const connect = (): void => {
+    if (stopped) return
+    watcher
+      .watch(
+        apiPath,
+        { allowWatchBookmarks: true, ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+        (type: string, object: unknown) => {
+          // Wire JSON from the API server.
+          const wire = (object ?? {}) as WireObject
+          if (type === "ERROR") {
+            if (wire.code === 410) resourceVersion = undefined
+            return
+          }
+          resourceVersion = wire.metadata?.resourceVersion ?? resourceVersion
+          if (type !== "BOOKMARK") onEvent(type, wire)
+        },
+        () => {
+          if (!stopped) setTimeout(connect, 200)
+        }
+      )
+      .then((controller) => {
+        abort = controller
+        markConnected()
+        if (stopped) controller.abort()
+      }, () => {
+        if (!stopped) setTimeout(connect, 500)
       })
-      await k(["delete", `bwl/${name}`, "--timeout=600s"])
+  }
+  connect()
+  return {
+    connected,
+    stop: () => {
+      stopped = true
+      abort?.abort()
     }
-    table(rows)
-    console.log("Each pod takes 1 s to become Ready, so the floor is nodes / batchSize seconds.")
-  } finally {
-    operator?.kill("SIGTERM")
-    await cp.stop()
   }
 }
+
+/** Times the pods of one namespace as the bench sees them: first created, all Ready. */
+const watchPods = (kc: k8s.KubeConfig, namespace: string, expected: number) => {
+  let firstAt: number | undefined
+  let allReadyAt: number | undefined
+  const seen = new Set<string>()
+  const ready = new Set<string>()
+  const watching = watch(kc, `/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
+    const name = pod.metadata?.name ?? ""
+    if (type === "DELETED") return
+    firstAt ??= performance.now()
+    seen.add(name)
+    if (conditionTrue(pod, "Ready")) ready.add(name)
+    if (allReadyAt === undefined && ready.size >= expected) allReadyAt = performance.now()
+  })
+  return {
+    connected: watching.connected,
+    firstAt: () => firstAt,
+    allReadyAt: () => allReadyAt,
+    seen: () => seen.size,
+    stop: () => watching.stop()
+  }
+}
+
+/** `done` resolves with the time `isDone` first holds for the watched object; rejects on `failed` or timeout. */
+const waitForObject = (
+  kc: k8s.KubeConfig,
+  apiPath: string,
+  isDone: (object: WireObject) => boolean,
+  failed: (object: WireObject) => string | undefined,
+  what: string
+): { readonly connected: Promise<void>; readonly done: Promise<number> } => {
+  let settle: (outcome: number | Error) => void = () => {}
+  const done = new Promise<number>((resolve, reject) => {
+    settle = (outcome) => (typeof outcome === "number" ? resolve(outcome) : reject(outcome))
+  })
+  const watching = watch(kc, apiPath, (_type, object) => {
+    const failure = failed(object)
+    if (failure !== undefined) settle(new Error(`${what}: ${failure}`))
+    else if (isDone(object)) settle(performance.now())
+  })
+  const timer = setTimeout(() => settle(new Error(`${what} did not happen within ${runTimeoutMs / 1000} s`)), runTimeoutMs)
+  void done.finally(() => {
+    clearTimeout(timer)
+    watching.stop()
+  }).catch(() => {})
+  return { connected: watching.connected, done }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster helpers (all outside the measured windows unless said otherwise).
+
+const isNotFound = (e: unknown): boolean => e instanceof k8s.ApiException && e.code === 404
+
+const pollUntil = async (what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 500): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: still not done after ${timeoutMs / 1000} s`)
+    await sleep(intervalMs)
+  }
+}
+
+const createNamespace = async (core: k8s.CoreV1Api, name: string): Promise<void> => {
+  await core.createNamespace({ body: { metadata: { name } } })
+  // Admission wants the namespace's default ServiceAccount, which kube-controller-manager adds.
+  await pollUntil(`ServiceAccount ${name}/default`, 60_000, async () => {
+    try {
+      await core.readNamespacedServiceAccount({ name: "default", namespace: name })
+      return true
+    } catch (e) {
+      if (isNotFound(e)) return false
+      throw e
+    }
+  })
+}
+
+const deleteNamespace = async (core: k8s.CoreV1Api, name: string): Promise<void> => {
+  await core.deleteNamespace({ name })
+  await pollUntil(`namespace ${name} deleted`, 600_000, async () => {
+    try {
+      await core.readNamespace({ name })
+      return false
+    } catch (e) {
+      if (isNotFound(e)) return true
+      throw e
+    }
+  })
+}
+
+const waitForNoPods = (core: k8s.CoreV1Api, namespace: string): Promise<void> =>
+  pollUntil(`pods in ${namespace} gone`, 600_000, async () => (await core.listNamespacedPod({ namespace, limit: 1 })).items.length === 0)
+
+const notReadyNodes = async (core: k8s.CoreV1Api): Promise<number> =>
+  (await core.listNode({ labelSelector: nodeSelector })).items.filter((node) =>
+    node.status?.conditions?.find((c) => c.type === "Ready")?.status !== "True"
+  ).length
+
+const createNodes = async (cp: ControlPlane, core: k8s.CoreV1Api, count: number): Promise<void> => {
+  const started = performance.now()
+  const names = Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(String(count - 1).length, "0")}`)
+  const chunks: Array<Array<string>> = []
+  for (let i = 0; i < names.length; i += 100) chunks.push(names.slice(i, i + 100))
+  // Four streams of sequential creates; readiness is then polled with one node LIST every 2 s.
+  let next = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
+      await createFakeNodes(cp.kubeconfigPath, chunk.map((name) => ({ name, labels: nodeLabel })), { wait: false })
+    }
+  }))
+  await pollUntil(`${count} nodes Ready`, 120_000 + count * 100, async () => (await notReadyNodes(core)) === 0, 2_000)
+  say(`${count} kwok nodes Ready in ${seconds(performance.now() - started).toFixed(1)} s`)
+  // kube-controller-manager's node lifecycle controller then takes each new node's not-ready taint
+  // off and posts a RegisteredNode Event for it, at its client's 20 QPS: wait for all of that, or
+  // it would land in the first contender's window (Event writes, load).
+  const settled = async (): Promise<{ readonly tainted: number; readonly registered: number }> => {
+    const nodes = (await core.listNode({ labelSelector: nodeSelector })).items
+    const events = (await core.listNamespacedEvent({ namespace: "default", fieldSelector: "reason=RegisteredNode" })).items
+    const names = new Set(nodes.map((node) => node.metadata?.name))
+    return {
+      tainted: nodes.filter((node) => (node.spec?.taints ?? []).length > 0).length,
+      registered: events.filter((event) => names.has(event.involvedObject.name)).length
+    }
+  }
+  const settleStarted = performance.now()
+  try {
+    await pollUntil("new nodes settled", 120_000 + count * 300, async () => {
+      const { tainted, registered } = await settled()
+      return tainted === 0 && registered >= count
+    }, 3_000)
+    say(`kube-controller-manager done with the new nodes (taints, RegisteredNode Events) in ${seconds(performance.now() - settleStarted).toFixed(1)} s`)
+  } catch {
+    const { tainted, registered } = await settled()
+    say(`WARNING: kube-controller-manager is not done with the new nodes: ${tainted} still tainted, ${registered} of ${count} RegisteredNode Events; the rest will fall into the first contender's window`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes (the operator, the client-go program).
+
+const children = new Set<ChildProcess>()
+const track = (child: ChildProcess): ChildProcess => {
+  children.add(child)
+  child.once("exit", () => children.delete(child))
+  return child
+}
+const exited = (child: ChildProcess): Promise<void> =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()))
+const stopChild = async (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+  await exited(child)
+  clearTimeout(timer)
+}
+
+/** Lines of a child's stdout, one at a time. */
+const lineReader = (child: ChildProcess) => {
+  const queue: Array<string> = []
+  const waiting: Array<(line: string | undefined) => void> = []
+  let closed = false
+  if (child.stdout === null) throw new Error("child has no stdout pipe")
+  const lines = createInterface({ input: child.stdout })
+  lines.on("line", (line) => {
+    const waiter = waiting.shift()
+    if (waiter) waiter(line)
+    else queue.push(line)
+  })
+  lines.on("close", () => {
+    closed = true
+    for (const waiter of waiting.splice(0)) waiter(undefined)
+  })
+  return (): Promise<string | undefined> => {
+    const line = queue.shift()
+    if (line !== undefined) return Promise.resolve(line)
+    if (closed) return Promise.resolve(undefined)
+    return new Promise((resolve) => waiting.push(resolve))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contenders. Each runs in its own namespace on the same nodes, one after another.
+
+interface Row {
+  readonly contender: string
+  readonly makespan: number
+  readonly firstCreate: number | undefined
+  readonly podCreates: number
+  readonly statusWrites: number | undefined
+  readonly eventWrites: number
+  readonly lists: number
+  readonly cpu: number | undefined
+  readonly idleRss: number | undefined
+  readonly peakRss: number | undefined
+  /** Bench nodes not Ready right after the run. */
+  readonly notReady: number
+}
+
+interface Bench {
+  readonly cp: ControlPlane
+  readonly kc: k8s.KubeConfig
+  readonly core: k8s.CoreV1Api
+  readonly nodes: number
+}
+
+const scrape = (bench: Bench) => scrapeRequests(bench.cp.kubeconfigPath)
+
+/**
+ * The counters once the contender's writes have stopped (Events and status are written a little
+ * after the pods are Ready): scrapes every 2 s until pod creates, status and Event writes are the
+ * same twice in a row (at most 30 s).
+ */
+const settledScrape = async (bench: Bench): Promise<ReadonlyArray<Sample>> => {
+  const fingerprint = (samples: ReadonlyArray<Sample>) =>
+    [isPodCreate, isEventWrite, isStatusWrite("batchworkloads"), isStatusWrite("daemonsets")].map((p) => total(samples, p)).join(",")
+  let last = await scrape(bench)
+  for (let i = 0; i < 15; i++) {
+    await sleep(2_000)
+    const next = await scrape(bench)
+    if (fingerprint(next) === fingerprint(last)) return next
+    last = next
+  }
+  return last
+}
+
+/** The counters every contender reports, between two scrapes. */
+const counted = (before: ReadonlyArray<Sample>, after: ReadonlyArray<Sample>, nodes: number) => ({
+  podCreates: delta(before, after, isPodCreate) / nodes,
+  eventWrites: delta(before, after, isEventWrite),
+  lists: delta(before, after, isContenderList)
+})
+
+/** "POST 201: 50, PATCH 200: 3": the requests matching `predicate` between two scrapes, by verb and code. */
+const byVerbAndCode = (before: ReadonlyArray<Sample>, after: ReadonlyArray<Sample>, predicate: Predicate): string => {
+  const keys = new Set(after.filter((s) => predicate(s.labels)).map((s) => `${s.labels["verb"]} ${s.labels["code"]}`))
+  return [...keys]
+    .map((key) => [key, delta(before, after, (l) => predicate(l) && `${l["verb"]} ${l["code"]}` === key)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([key, n]) => `${key}: ${n}`)
+    .join(", ")
+}
+
+const report = (name: string, before: ReadonlyArray<Sample>, after: ReadonlyArray<Sample>, extra: string): void => {
+  const lists = listsByResource(before, after)
+  say(`${name}: ${extra}`)
+  say(`${name}: LISTs in the window: ${lists === "" ? "none" : lists}; Event writes: ${byVerbAndCode(before, after, isEventWrite) || "none"}; pod creates: ${byVerbAndCode(before, after, isPodCreate) || "none"}`)
+}
+
+/** "kwok 50, batch-workload-operator 52": the Events in the namespace by who reported them (occurrences, `count`). */
+const eventsByReporter = async (bench: Bench, namespace: string): Promise<string> => {
+  const counts = new Map<string, number>()
+  for (const event of (await bench.core.listNamespacedEvent({ namespace })).items) {
+    const reporter = event.reportingComponent || event.source?.component || "?"
+    counts.set(reporter, (counts.get(reporter) ?? 0) + (event.count ?? 1))
+  }
+  return [...counts].map(([reporter, n]) => `${reporter} ${n}`).join(", ") || "none"
+}
+
+const checkNodes = async (bench: Bench, name: string): Promise<number> => {
+  const notReady = await notReadyNodes(bench.core)
+  if (notReady > 0) {
+    say(`WARNING: ${notReady} of ${bench.nodes} bench nodes were NotReady at the end of the ${name} run; its figures are suspect (see BENCHMARKS.md, "Stable nodes")`)
+  }
+  return notReady
+}
+
+const runOperator = async (bench: Bench, batchSize: number): Promise<Row> => {
+  const namespace = "bench-operator"
+  const name = "bench"
+  await createNamespace(bench.core, namespace)
+  const [metricsPort, healthPort] = [await freePort(), await freePort()]
+  const started = performance.now()
+  const operator = track(spawn(
+    process.execPath,
+    [path.join(repoRoot, "src", "main.ts"), "--metrics-port", String(metricsPort), "--health-port", String(healthPort)],
+    { env: { ...process.env, KUBECONFIG: bench.cp.kubeconfigPath, LOG_LEVEL: "Warn" }, stdio: ["ignore", "inherit", "inherit"] }
+  ))
+  const pid = operator.pid
+  if (pid === undefined) throw new Error("could not start the operator")
+  try {
+    // Start-up: caches synced (/readyz), with every node in the node cache.
+    await pollUntil("operator /readyz", 300_000, async () => {
+      if (operator.exitCode !== null) throw new Error(`the operator exited with ${operator.exitCode} during start-up`)
+      try {
+        return (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok
+      } catch {
+        return false
+      }
+    })
+    const startupSeconds = seconds(performance.now() - started)
+    const startupCpu = cpuSeconds(pid)
+    const before = await scrape(bench)
+    await sleep(5_000)
+    const idleRss = memory(pid).rss
+
+    const pods = watchPods(bench.kc, namespace, bench.nodes)
+    const custom = bench.kc.makeApiClient(k8s.CustomObjectsApi)
+    const complete = waitForObject(
+      bench.kc,
+      `/apis/batch.example.com/v1alpha1/namespaces/${namespace}/batchworkloads?fieldSelector=metadata.name%3D${name}`,
+      (workload) => conditionTrue(workload, "Complete"),
+      (workload) => (workload.status?.phase === "Failed" ? "the workload Failed" : undefined),
+      "the BatchWorkload's Complete condition"
+    )
+    await Promise.all([pods.connected, complete.connected])
+    const cpuBefore = cpuSeconds(pid)
+    const applied = performance.now()
+    await custom.createNamespacedCustomObject({
+      group: "batch.example.com",
+      version: "v1alpha1",
+      namespace,
+      plural: "batchworkloads",
+      body: {
+        apiVersion: "batch.example.com/v1alpha1",
+        kind: "BatchWorkload",
+        metadata: { name, namespace },
+        spec: { nodeSelector: nodeLabel, image, batchSize, podAnnotations }
+      }
+    })
+    const completed = await complete.done
+    const after = await settledScrape(bench)
+    const cpu = cpuSeconds(pid) - cpuBefore
+    const { peak } = memory(pid)
+    const firstAt = pods.firstAt()
+    const lastReady = pods.allReadyAt()
+    pods.stop()
+    report("operator", before, after, `start-up ${startupSeconds.toFixed(1)} s and ${startupCpu.toFixed(1)} CPU s; all pods Ready (bench's watch) at ${lastReady === undefined ? "?" : seconds(lastReady - applied).toFixed(1)} s`)
+    const notReady = await checkNodes(bench, "operator")
+    say(`operator: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
+
+    // Clean up: the operator deletes its pods (finalizer), then it stops, then the namespace goes.
+    await custom.deleteNamespacedCustomObject({ group: "batch.example.com", version: "v1alpha1", namespace, plural: "batchworkloads", name })
+    await pollUntil("BatchWorkload deleted", 600_000, async () => {
+      try {
+        await custom.getNamespacedCustomObject({ group: "batch.example.com", version: "v1alpha1", namespace, plural: "batchworkloads", name })
+        return false
+      } catch (e) {
+        if (isNotFound(e)) return true
+        throw e
+      }
+    })
+    await waitForNoPods(bench.core, namespace)
+    return {
+      contender: "operator",
+      makespan: seconds(completed - applied),
+      firstCreate: firstAt === undefined ? undefined : seconds(firstAt - applied),
+      ...counted(before, after, bench.nodes),
+      statusWrites: delta(before, after, isStatusWrite("batchworkloads")),
+      cpu,
+      idleRss,
+      peakRss: peak,
+      notReady
+    }
+  } finally {
+    await stopChild(operator)
+    await deleteNamespace(bench.core, namespace)
+  }
+}
+
+const runClientGo = async (bench: Bench, binary: string, batchSize: number): Promise<Row> => {
+  const namespace = "bench-client-go"
+  await createNamespace(bench.core, namespace)
+  const program = track(spawn(binary, [
+    `-namespace=${namespace}`,
+    `-selector=${nodeSelector}`,
+    `-concurrency=${batchSize}`,
+    `-image=${image}`,
+    `-annotations=${JSON.stringify(podAnnotations)}`,
+    "-name-prefix=clientgo",
+    `-qps=${clientGoQps}`,
+    `-burst=${clientGoBurst}`
+  ], { env: { ...process.env, KUBECONFIG: bench.cp.kubeconfigPath }, stdio: ["pipe", "pipe", "inherit"] }))
+  const pid = program.pid
+  if (pid === undefined || program.stdin === null) throw new Error(`could not start ${binary}`)
+  const stdin = program.stdin
+  const readLine = lineReader(program)
+  try {
+    // Start-up: nodes listed, pod watch open.
+    const ready = await readLine()
+    if (ready === undefined || !ready.startsWith("ready ")) throw new Error(`clientgo-bench did not start (said ${ready ?? "nothing"})`)
+    if (Number(ready.slice("ready ".length)) !== bench.nodes) throw new Error(`clientgo-bench found ${ready.slice(6)} nodes, not ${bench.nodes}`)
+    const before = await scrape(bench)
+    const idleRss = memory(pid).rss
+    const pods = watchPods(bench.kc, namespace, bench.nodes)
+    await pods.connected
+    const cpuBefore = cpuSeconds(pid)
+    const started = performance.now()
+    stdin.write("go\n")
+    let timer: NodeJS.Timeout | undefined
+    const resultLine = await Promise.race([
+      readLine(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`clientgo-bench did not finish within ${runTimeoutMs / 1000} s`)), runTimeoutMs)
+      })
+    ]).finally(() => clearTimeout(timer))
+    const finished = performance.now()
+    if (resultLine === undefined) throw new Error("clientgo-bench exited before every pod was Ready")
+    const after = await settledScrape(bench)
+    const cpu = cpuSeconds(pid) - cpuBefore
+    const { peak } = memory(pid)
+    // Its own JSON report.
+    const result = JSON.parse(resultLine) as { makespanSeconds: number; createRetries: number }
+    stdin.end("exit\n")
+    await exited(program)
+    const firstAt = pods.firstAt()
+    pods.stop()
+    report("client-go", before, after, `its own makespan ${result.makespanSeconds.toFixed(1)} s, ${result.createRetries} create retries`)
+    const notReady = await checkNodes(bench, "client-go")
+    say(`client-go: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
+    return {
+      contender: "client-go",
+      makespan: seconds(finished - started),
+      firstCreate: firstAt === undefined ? undefined : seconds(firstAt - started),
+      ...counted(before, after, bench.nodes),
+      statusWrites: undefined,
+      cpu,
+      idleRss,
+      peakRss: peak,
+      notReady
+    }
+  } finally {
+    await stopChild(program)
+    const core = bench.core
+    await core.deleteCollectionNamespacedPod({ namespace })
+    await waitForNoPods(core, namespace)
+    await deleteNamespace(core, namespace)
+  }
+}
+
+const runDaemonSet = async (bench: Bench): Promise<Row> => {
+  const namespace = "bench-daemonset"
+  const name = "bench"
+  await createNamespace(bench.core, namespace)
+  const apps = bench.kc.makeApiClient(k8s.AppsV1Api)
+  try {
+    const kcm = bench.cp.processes["kube-controller-manager"]
+    const before = await scrape(bench)
+    const pods = watchPods(bench.kc, namespace, bench.nodes)
+    const ready = waitForObject(
+      bench.kc,
+      `/apis/apps/v1/namespaces/${namespace}/daemonsets?fieldSelector=metadata.name%3D${name}`,
+      (ds) => ds.status?.desiredNumberScheduled === bench.nodes && ds.status.numberReady === bench.nodes,
+      () => undefined,
+      "the DaemonSet's numberReady"
+    )
+    await Promise.all([pods.connected, ready.connected])
+    const cpuBefore = kcm ? cpuSeconds(kcm.pid) : undefined
+    const started = performance.now()
+    await apps.createNamespacedDaemonSet({
+      namespace,
+      body: {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name, namespace },
+        spec: {
+          selector: { matchLabels: { "bench.batch.example.com/run": "daemonset" } },
+          template: {
+            metadata: { labels: { "bench.batch.example.com/run": "daemonset" }, annotations: podAnnotations },
+            spec: {
+              nodeSelector: nodeLabel,
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+              containers: [{
+                name: "workload",
+                image,
+                securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } }
+              }]
+            }
+          }
+        }
+      }
+    })
+    const completed = await ready.done
+    const after = await settledScrape(bench)
+    const cpu = kcm && cpuBefore !== undefined ? cpuSeconds(kcm.pid) - cpuBefore : undefined
+    const firstAt = pods.firstAt()
+    pods.stop()
+    report("daemonset", before, after, `pod bindings (kube-scheduler) ${delta(before, after, (l) => l["resource"] === "pods" && l["subresource"] === "binding")}`)
+    const notReady = await checkNodes(bench, "daemonset")
+    say(`daemonset: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
+    await apps.deleteNamespacedDaemonSet({ namespace, name })
+    await waitForNoPods(bench.core, namespace)
+    return {
+      contender: "DaemonSet",
+      makespan: seconds(completed - started),
+      firstCreate: firstAt === undefined ? undefined : seconds(firstAt - started),
+      ...counted(before, after, bench.nodes),
+      statusWrites: delta(before, after, isStatusWrite("daemonsets")),
+      cpu,
+      idleRss: undefined,
+      peakRss: undefined,
+      notReady
+    }
+  } finally {
+    await deleteNamespace(bench.core, namespace)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+const machine = (): string => {
+  const cpus = os.cpus()
+  const model = cpus[0]?.model.replace(/\s+/g, " ").trim() ?? "unknown CPU"
+  return `${os.availableParallelism()} cores (${model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`
+}
+
+const fixed = (value: number | undefined, digits: number): string => (value === undefined ? "n/a" : value.toFixed(digits))
+
+const printTable = (rows: ReadonlyArray<Row>, nodes: number, batchSize: number): void => {
+  const reference = rows.find((row) => row.contender === "client-go")
+  const header = [
+    "contender",
+    "makespan s",
+    "ratio to client-go",
+    "first create s",
+    "pod creates/node",
+    "status writes",
+    "event writes",
+    "LISTs after start",
+    "CPU s",
+    "idle RSS MB",
+    "peak RSS MB"
+  ]
+  const cells = rows.map((row) => [
+    row.contender === "DaemonSet" ? "DaemonSet ¹" : row.contender,
+    fixed(row.makespan, 1),
+    reference ? `${(row.makespan / reference.makespan).toFixed(2)}x` : "n/a",
+    fixed(row.firstCreate, 2),
+    fixed(row.podCreates, 2),
+    row.statusWrites === undefined ? "n/a" : String(row.statusWrites),
+    String(row.eventWrites),
+    String(row.lists),
+    row.contender === "DaemonSet" && row.cpu !== undefined ? `${row.cpu.toFixed(2)} ²` : fixed(row.cpu, 2),
+    fixed(row.idleRss, 0),
+    fixed(row.peakRss, 0)
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)))
+  const line = (values: ReadonlyArray<string>) =>
+    `| ${values.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(" | ")} |`
+  console.log("")
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${machine()}, Node ${process.version}; ${nodes} nodes, batchSize ${batchSize}, pods Ready 1 s after start`)
+  console.log("")
+  console.log(line(header))
+  console.log(`| ${widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`)
+  for (const c of cells) console.log(line(c))
+  const targets = targetsLine(rows, reference, nodes)
+  if (targets !== undefined) console.log(`\n${targets}`)
+  console.log("")
+  console.log(
+    "¹ DaemonSet: kube-controller-manager's DaemonSet controller: no batch limit (every pod at once, in its slow-start " +
+      "batches of 1, 2, 4, ...), at kube-controller-manager's default client rate limit (--kube-api-qps 20, --kube-api-burst 30); " +
+      "kube-scheduler binds its pods. Its status writes are daemonsets/status."
+  )
+  console.log("² CPU of the whole kube-controller-manager over the run (all its controllers).")
+  console.log(
+    `client-go: bench/clientgo, rest.Config QPS ${clientGoQps}, Burst ${clientGoBurst}, at most ${batchSize} pods not yet Ready, one pod watch.`
+  )
+  console.log(
+    "Event writes include kwok's \"Started\" Event per pod (the client-go row writes none itself) and, for the DaemonSet, " +
+      "kube-scheduler's \"Scheduled\" Event per pod. LISTs after start leave out kube-apiserver's LimitRanger admission " +
+      "(one live LIST of a new namespace's LimitRanges per 30 s)."
+  )
+  console.log(`Bench nodes NotReady at the end of each run: ${rows.map((row) => `${row.contender} ${row.notReady}`).join(", ")}.`)
+}
+
+const targetsLine = (rows: ReadonlyArray<Row>, reference: Row | undefined, nodes: number): string | undefined => {
+  const operator = rows.find((row) => row.contender === "operator")
+  if (operator === undefined) return undefined
+  const verdict = (ok: boolean) => (ok ? "met" : "MISSED")
+  const peakLimit = nodes <= 1000 ? 200 : 300
+  return `targets: ${[
+    reference
+      ? `makespan ≤ 1.2x client-go: ${(operator.makespan / reference.makespan).toFixed(2)}x ${verdict(operator.makespan <= 1.2 * reference.makespan)}`
+      : "makespan ≤ 1.2x client-go: n/a (client-go not run)",
+    `1.00 pod creates/node: ${operator.podCreates.toFixed(2)} ${verdict(operator.podCreates === 1)}`,
+    `no LIST after start-up: ${operator.lists} ${verdict(operator.lists === 0)}`,
+    `peak RSS ≤ ${peakLimit} MB (the target at ${nodes <= 1000 ? "1,000" : "5,000"} nodes): ${fixed(operator.peakRss, 0)} MB ${
+      verdict((operator.peakRss ?? Infinity) <= peakLimit)
+    }`,
+    `idle RSS ≤ 150 MB${nodes >= 5000 ? "" : " (the target at 5,000 nodes)"}: ${fixed(operator.idleRss, 0)} MB ${verdict((operator.idleRss ?? Infinity) <= 150)}`
+  ].join("; ")}`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main.
+
+const main = async (): Promise<void> => {
+  const binary = settings.run.includes("client-go") ? buildClientGo() : undefined
+  say(`starting the control plane (${settings.nodes} nodes; contenders: ${settings.run.join(", ")})`)
+  const cp = await startControlPlane({ log: () => undefined })
+  let interrupted = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return
+    interrupted = true
+    say(`${signal}: stopping`)
+    for (const child of children) child.kill("SIGKILL")
+    void cp.stop().finally(() => process.exit(130))
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  process.on("exit", () => {
+    for (const child of children) child.kill("SIGKILL")
+  })
+  try {
+    const kc = loadKubeConfig(cp.kubeconfigPath)
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const bench: Bench = { cp, kc, core, nodes: settings.nodes }
+    await kubectlOk(["apply", "-f", path.join(repoRoot, "manifests", "crd.yaml")], { kubeconfig: cp.kubeconfigPath })
+    await kubectlOk(["wait", "--for=condition=Established", "crd/batchworkloads.batch.example.com"], { kubeconfig: cp.kubeconfigPath })
+    await createNodes(cp, core, settings.nodes)
+    const rows: Array<Row> = []
+    for (const contender of settings.run) {
+      say(`${contender}: running`)
+      const started = performance.now()
+      if (contender === "operator") rows.push(await runOperator(bench, settings.batchSize))
+      else if (contender === "client-go" && binary !== undefined) rows.push(await runClientGo(bench, binary, settings.batchSize))
+      else if (contender === "daemonset") rows.push(await runDaemonSet(bench))
+      say(`${contender}: done, cleaned up (${seconds(performance.now() - started).toFixed(0)} s in all)`)
+    }
+    printTable(rows, settings.nodes, settings.batchSize)
+  } finally {
+    process.removeListener("SIGINT", onSignal)
+    process.removeListener("SIGTERM", onSignal)
+    if (!interrupted) await cp.stop()
+  }
+}
+
+await main().then(() => process.exit(0), (e: unknown) => {
+  console.error(`[bench] failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
+  process.exit(1)
+})
