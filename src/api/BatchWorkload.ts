@@ -1,5 +1,6 @@
 import { Effect, Schema } from "effect"
 import { goDuration } from "./GoDuration.ts"
+import { MaintenanceWindow } from "./MaintenanceWindow.ts"
 
 export const group = "batch.example.com"
 export const version = "v1alpha1"
@@ -148,6 +149,9 @@ export const BatchWorkloadSpec = Schema.Struct({
   ),
   activeDeadlineSeconds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(
     describe("Once the run has lasted this long, nothing new starts, running attempts are stopped, and the run fails (DeadlineExceeded).")
+  )),
+  window: Schema.optionalKey(MaintenanceWindow.pipe(
+    describe("Attempts start only inside this window; outside it the workload is Waiting, with the next opening time.")
   )),
   ttlSecondsAfterFinished: Schema.optionalKey(NonNegativeInt.pipe(
     describe("RunToCompletion: delete the run's pods this long after it finished. The workload and its status stay as the record.")

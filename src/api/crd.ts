@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { windowValidationRules } from "./MaintenanceWindow.ts"
 import {
   BatchWorkloadSpec,
   BatchWorkloadStatus,
@@ -89,6 +90,8 @@ const specSchema = (): JsonObject => {
     const property = properties[field]
     if (isObject(property)) property["default"] = value
   }
+  const window = properties["window"]
+  if (isObject(window)) window["x-kubernetes-validations"] = windowValidationRules
   return { ...spec, "x-kubernetes-validations": specValidationRules }
 }
 

@@ -12,6 +12,7 @@ import type { BatchWorkloadObject } from "../api/core.ts"
 import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
 import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadRef, type WorkloadRef } from "../domain/pods.ts"
 import { invalidSpecStatus, summarize } from "../domain/status.ts"
+import { windowState } from "../domain/window.ts"
 import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
 import { Caches } from "../services/Caches.ts"
 import { EventRecorder } from "../services/EventRecorder.ts"
@@ -237,6 +238,7 @@ export const makeReconciler = Effect.gen(function*() {
         record,
         nowMillis,
         runStartedAtMillis,
+        window: spec.window !== undefined ? windowState(spec.window, nowMillis) : undefined,
         retryDelayMillis: (retry) => delays[retry - 1],
         podNameFor: (nodeName) => {
           const plain = podName(ref.name, nodeName)

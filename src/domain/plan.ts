@@ -4,7 +4,8 @@ import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeShouldRun } from "./nodeDecision.ts"
 import { classifyPod, podAttempt, podNodeName, podRevision } from "./pods.ts"
-import { deadlineAt, type StartGate, startGate, type WindowState } from "./rollout.ts"
+import { deadlineAt, type StartGate, startGate } from "./rollout.ts"
+import type { WindowState } from "./window.ts"
 
 /**
  * Everything one reconcile decides from: the spec, the cluster as the caches
@@ -87,11 +88,15 @@ const finishedMillis = (pod: Pod) => {
 }
 const isoAt = (millis: number) => new Date(millis).toISOString()
 
-/** When the pod reached success: its Ready condition's transition, or its container's finish. */
+/**
+ * When the pod reached success: its Ready condition's transition, or its
+ * container's finish. Kubelets write these to the second; the end of that
+ * second is taken, so a soak is never shorter than asked.
+ */
 const succeededSinceMillis = (pod: Pod) => {
   const readySince = pod.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True")?.lastTransitionTime
   const millis = Date.parse(readySince ?? "")
-  return Number.isNaN(millis) ? finishedMillis(pod) : millis
+  return Number.isNaN(millis) ? finishedMillis(pod) : millis + (readySince?.includes(".") ? 0 : 999)
 }
 
 /** Messages get a reason appended while a node waits; a message carried over from the record drops the old one first. */

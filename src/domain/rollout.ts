@@ -1,4 +1,5 @@
 import type { BatchWorkloadSpec, FailurePolicy } from "../api/BatchWorkload.ts"
+import type { WindowState } from "./window.ts"
 
 /**
  * Whether a run may start new attempts now, and if not, why. The controls a
@@ -22,10 +23,6 @@ export type StartGate =
   }
   | { readonly _tag: "Ended"; readonly reason: "FailureBudgetExceeded" | "DeadlineExceeded"; readonly message: string }
 
-/** A maintenance window's state at one instant, as `domain/window.ts` computes it. */
-export type WindowState =
-  | { readonly open: true; readonly closesAtMillis: number }
-  | { readonly open: false; readonly opensAtMillis: number }
 
 export interface GateInput {
   readonly spec: BatchWorkloadSpec

@@ -37,6 +37,9 @@ const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
   ["budget-action", "  image: busybox\n  failurePolicy:\n    action: Retry", /spec.failurePolicy.action: Unsupported value: "Retry"/],
   ["soak-negative", "  image: busybox\n  minReadySeconds: -5", /spec.minReadySeconds in body should be greater than or equal to 0/],
   ["deadline-zero", "  image: busybox\n  activeDeadlineSeconds: 0", /spec.activeDeadlineSeconds in body should be greater than or equal to 1/],
+  ["window-zone", "  image: busybox\n  window:\n    startTime: \"22:00\"\n    endTime: \"04:00\"\n    timeZone: Mars/Olympus", /spec.window.timeZone: Unsupported value: "Mars\/Olympus"/],
+  ["window-time", "  image: busybox\n  window:\n    startTime: \"24:00\"\n    endTime: \"04:00\"", /spec.window.startTime: Invalid value: "24:00": spec.window.startTime in body should match/],
+  ["window-empty", "  image: busybox\n  window:\n    startTime: \"09:00\"\n    endTime: \"09:00\"", /spec.window: Invalid value: "object": startTime and endTime must differ/],
   ["ttl-negative", "  image: busybox\n  ttlSecondsAfterFinished: -1", /spec.ttlSecondsAfterFinished in body should be greater than or equal to 0/],
   [
     "quantity-unit",

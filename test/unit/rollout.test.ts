@@ -143,4 +143,20 @@ describe("rollout control on a cluster", () => {
       assert.isString(status?.completionTime)
       assert.strictEqual(namespace, "default")
     }).pipe(Effect.provide(operatorLayer)))
+
+  it.effect("a closed maintenance window holds the run (Waiting, with the opening time); it starts when the window opens", () =>
+    Effect.gen(function*() {
+      const cluster = yield* nodes(2)
+      yield* startOperator
+      // The TestClock starts at 1970-01-01T00:00Z, a Thursday.
+      yield* cluster.apply("batchworkloads", workload("w", { image: "busybox", batchSize: 2, window: { startTime: "00:10", endTime: "00:20" } }))
+      yield* advanceUntil(phaseIs("w", "Waiting"))
+      const waiting = (yield* statusOf("w"))?.conditions?.find((c) => c.type === "Waiting")
+      assert.strictEqual(waiting?.status, "True")
+      assert.match(waiting?.message ?? "", /opens at 1970-01-01T00:10:00.000Z/)
+      yield* advanceUntil(Effect.succeed(false), "9 minutes").pipe(Effect.exit)
+      assert.strictEqual(cluster.stats.podCreates, 0)
+      yield* advanceUntil(phaseIs("w", "Succeeded"), "2 minutes")
+      assert.strictEqual(cluster.createdPods[0]?.atMillis, 10 * 60_000, "the first pod at the opening minute")
+    }).pipe(Effect.provide(operatorLayer)))
 })
