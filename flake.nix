@@ -114,7 +114,7 @@
             if [ -f .package.json.orig ]; then cp .package.json.orig $app/package.json; else cp package.json $app/; fi
             rm -f $app/node_modules/.package-lock.json
             makeWrapper ${nodejs}/bin/node $out/bin/batch-workload-operator \
-              --add-flags $app/src/main.ts \
+              --add-flags "--max-semi-space-size=1 $app/src/main.ts" \
               --set-default NODE_ENV production
             runHook postInstall
           '';

@@ -12,6 +12,14 @@ const phases = ["Pending", "Running", "Succeeded", "Failed", "Degraded"] as cons
 /** Workloads are independent; a handful of workers keeps one slow reconcile from holding up the rest. */
 const workers = 4
 
+/**
+ * Pod and node events reach a workload this long after the first of them: a
+ * 1,000-node run sends thousands of pod events, each of which would otherwise
+ * cost a full plan of every node, and the kubelet's own reporting is no finer.
+ * Spec changes, deadlines and retries are not delayed.
+ */
+const eventBatchDelay = Duration.millis(100)
+
 const phaseOf = (workload: BatchWorkloadObject) => {
   const status = workload.status
   const phase = typeof status === "object" && status !== null && "phase" in status ? status.phase : undefined
@@ -69,16 +77,18 @@ export const runController = Effect.gen(function*() {
   yield* caches.synced
 
   const allWorkloads = () => [...caches.workloads.store.keys()]
+  const now = (key: string) => ({ key, delayed: false })
+  const soon = (key: string) => ({ key, delayed: true })
   const keys = Stream.mergeAll([
     workloadChanges.pipe(
       Stream.tap(() => countPhases(caches.workloads.store.values())),
       Stream.filter(workloadChangeMatters),
-      Stream.map((change) => objectKey(change.object.metadata))
+      Stream.map((change) => now(objectKey(change.object.metadata)))
     ),
-    podChanges.pipe(Stream.flatMap((change) => Stream.fromIterable(ownerKey(change.object)))),
-    nodeChanges.pipe(Stream.filter(nodeChangeMatters), Stream.flatMap(() => Stream.fromIterable(allWorkloads())))
+    podChanges.pipe(Stream.flatMap((change) => Stream.fromIterable(ownerKey(change.object).map(soon)))),
+    nodeChanges.pipe(Stream.filter(nodeChangeMatters), Stream.flatMap(() => Stream.fromIterable(allWorkloads().map(soon))))
   ], { concurrency: "unbounded" })
-  yield* Effect.forkScoped(Stream.runForEach(keys, queue.add))
+  yield* Effect.forkScoped(Stream.runForEach(keys, ({ delayed, key }) => delayed ? queue.addAfter(key, eventBatchDelay) : queue.add(key)))
 
   yield* Effect.logInfo(`caches synced: ${caches.workloads.store.size} workloads, ${caches.nodes.store.size} nodes`)
   yield* countPhases(caches.workloads.store.values())

@@ -11,6 +11,7 @@ import {
 import type { BatchWorkloadObject } from "../api/core.ts"
 import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
 import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadRef, type WorkloadRef } from "../domain/pods.ts"
+import { isoAt } from "../domain/rollout.ts"
 import { invalidSpecStatus, summarize } from "../domain/status.ts"
 import { windowState } from "../domain/window.ts"
 import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
@@ -25,7 +26,6 @@ import type { ReconcileResult } from "./WorkQueue.ts"
 
 const decodeStatus = Schema.decodeUnknownOption(StatusSchema)
 const decodeSpec = Schema.decodeUnknownEffect(SpecSchema)
-const isoAt = (millis: number) => new Date(millis).toISOString()
 
 /** Pods on a dead node can stay Terminating for a long time; past this, garbage collection through the owner reference finishes. */
 const releaseAfterMillis = 60_000
@@ -263,9 +263,11 @@ export const makeReconciler = Effect.gen(function*() {
       yield* announceRun(ref, spec, previous, status)
       const urgent = status.phase !== previous?.phase || previous?.revision !== revision
       const flushed = yield* flushStatus(memory, workload, status, previous, urgent)
-      const wake = plan.wakeAtMillis !== undefined ? after(plan.wakeAtMillis - nowMillis) : done
+      // A deleted pod (a retry, a replaced revision) frees its node's name: plan again at once rather than wait for its event.
+      const wake = plan.deletes.length > 0 ? after(0) : plan.wakeAtMillis !== undefined ? after(plan.wakeAtMillis - nowMillis) : done
       // Anything created or deleted comes back through the pod watch; a deadline or a held-back write comes back here.
-      return sooner(flushed, wake)
+      const finished = spec.mode === "RunToCompletion" && (status.phase === "Succeeded" || status.phase === "Failed")
+      return sooner(sooner(flushed, wake), finished ? yield* cleanUpFinished(ref, spec, status) : done)
     })
 
   const removeFinalizer = (workload: BatchWorkloadObject) =>

@@ -4,7 +4,7 @@ import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeShouldRun } from "./nodeDecision.ts"
 import { classifyPod, podAttempt, podNodeName, podRevision } from "./pods.ts"
-import { deadlineAt, type StartGate, startGate } from "./rollout.ts"
+import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
 import type { WindowState } from "./window.ts"
 
 /**
@@ -86,7 +86,6 @@ const finishedMillis = (pod: Pod) => {
   const millis = finishedAt !== undefined ? Date.parse(finishedAt) : Number.NaN
   return Number.isNaN(millis) ? undefined : millis
 }
-const isoAt = (millis: number) => new Date(millis).toISOString()
 
 /**
  * When the pod reached success: its Ready condition's transition, or its

@@ -1,5 +1,11 @@
 // The test control plane's public API. See README.md in this directory.
-export { startControlPlane, freePort, defaultStagesFile, type ControlPlane, type ControlPlaneOptions, type RestartOptions } from "./controlPlane.ts"
+export {
+  startControlPlane,
+  freePort,
+  defaultStagesFile,
+  kwokNodeLeaseDurationSeconds,
+  kcmNodeMonitorGracePeriodSeconds,
+  type ControlPlane, type ControlPlaneOptions, type RestartOptions } from "./controlPlane.ts"
 export {
   createFakeNodes,
   deleteNodes,
@@ -7,6 +13,16 @@ export {
   patchNodeLabels,
   setNodeReady,
   waitForNodeReady,
+  takeNodeLease,
+  releaseNodeLease,
+  cutOffNode,
+  makeNodeUnreachable,
+  bringNodeBack,
+  setPodReady,
+  freezePod,
+  podReadyStatus,
+  nodeLeaseNamespace,
+  harnessLeaseHolder,
   fakeNodeManifest,
   nodeReadyStatus,
   loadKubeConfig,

@@ -1,22 +1,41 @@
 // Fake nodes for the test control plane.
 //
 // A Ready fake node is a plain v1.Node annotated kwok.x-k8s.io/node=fake: kwok manages it
-// (marks it Ready, heartbeats, renews its lease) and plays the kubelet for pods bound to it.
+// (marks it Ready, heartbeats, renews its Lease in kube-node-lease) and plays the kubelet for
+// pods bound to it.
 //
-// A NotReady node (ready: false) is created WITHOUT that annotation, so no kwok "kubelet" runs
-// for it, and its status is patched to Ready=False (reason KubeletNotReady). Like a node whose
-// kubelet died: pods bound to it stay Pending, and after ~50 s kube-controller-manager's node
-// lifecycle controller turns its Ready condition to Unknown and taints it not-ready/unreachable.
-// setNodeReady(name, true) adds the annotation; kwok then makes the node Ready.
+// kwok manages a node only while it holds the node's Lease. Every "kubelet down" helper here
+// works by giving that Lease to another holder (harnessLeaseHolder) with a long duration: kwok
+// then leaves the node and its pods alone (read-only), as if its kubelet had died. Removing
+// the kwok annotation is NOT enough: kwok 0.7 keeps renewing the Lease and heartbeating.
+//
+// A NotReady node (ready: false) is created with the annotation but with its Lease already
+// taken, and its status is patched to Ready=False (reason KubeletNotReady). Pods bound to it
+// stay Pending, and after its grace period kube-controller-manager's node lifecycle controller
+// turns its Ready condition to Unknown and taints it unreachable. setNodeReady(name, true)
+// deletes the Lease; kwok then creates its own and makes the node Ready.
+//
+// makeNodeUnreachable / bringNodeBack play a real outage of a Ready node: the Lease is taken
+// and kube-controller-manager, seeing neither Lease renewals nor status heartbeats, marks the
+// node Ready=Unknown (and its pods Ready=False) after its grace period. setPodReady plays the
+// kubelet reporting a pod's readiness (kwok may or may not do it again after an outage), and
+// freezePod keeps kwok from undoing it on a node kwok manages.
 import * as k8s from "@kubernetes/client-node"
+import { fateAnnotation } from "./fates.ts"
 
 export const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+/** Where node Leases live. */
+export const nodeLeaseNamespace = "kube-node-lease"
+/** The holderIdentity the harness puts on a node Lease to take it away from kwok. */
+export const harnessLeaseHolder = "bwo-test-harness"
+/** leaseDurationSeconds of a taken Lease: a day, so kwok never considers it expired during a test. */
+const takenLeaseDurationSeconds = 86_400
 
 export interface FakeNodeSpec {
   readonly name: string
   readonly labels?: Readonly<Record<string, string>>
   readonly annotations?: Readonly<Record<string, string>>
-  /** Default true. false: NotReady, not managed by kwok (see above). */
+  /** Default true. false: NotReady, its Lease held by the harness so kwok leaves it alone (see above). */
   readonly ready?: boolean
   readonly unschedulable?: boolean
   readonly taints?: ReadonlyArray<k8s.V1Taint>
@@ -36,20 +55,22 @@ export const loadKubeConfig = (kubeconfig: KubeconfigLike): k8s.KubeConfig => {
 }
 
 const coreApi = (kubeconfig: KubeconfigLike): k8s.CoreV1Api => loadKubeConfig(kubeconfig).makeApiClient(k8s.CoreV1Api)
+const coordinationApi = (kubeconfig: KubeconfigLike): k8s.CoordinationV1Api =>
+  loadKubeConfig(kubeconfig).makeApiClient(k8s.CoordinationV1Api)
 
 const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch)
-const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch)
+const strategicMergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch)
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 const isNotFound = (e: unknown): boolean => e instanceof k8s.ApiException && e.code === 404
+const isConflict = (e: unknown): boolean => e instanceof k8s.ApiException && e.code === 409
 
 export const nodeReadyStatus = (node: k8s.V1Node): string | undefined =>
   node.status?.conditions?.find((c) => c.type === "Ready")?.status
 
 export const fakeNodeManifest = (spec: FakeNodeSpec): k8s.V1Node => {
   const resources = { cpu: spec.cpu ?? "32", memory: spec.memory ?? "256Gi", pods: spec.pods ?? "110" }
-  const managed = spec.ready ?? true
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -64,7 +85,9 @@ export const fakeNodeManifest = (spec: FakeNodeSpec): k8s.V1Node => {
       },
       annotations: {
         "node.alpha.kubernetes.io/ttl": "0",
-        ...(managed ? { [kwokNodeAnnotation]: "fake" } : {}),
+        // Also on a `ready: false` node, whose Lease the harness holds: kwok takes on a node only
+        // when it first sees it with the annotation (an annotation added later goes unnoticed).
+        [kwokNodeAnnotation]: "fake",
         ...spec.annotations
       }
     },
@@ -123,6 +146,8 @@ export const createFakeNodes = async (
   const kc = loadKubeConfig(kubeconfig)
   const core = kc.makeApiClient(k8s.CoreV1Api)
   for (const spec of nodes) {
+    // The Lease first, so kwok never holds it, not even for a moment.
+    if (spec.ready === false) await takeNodeLease(kc, spec.name)
     await core.createNode({ body: fakeNodeManifest(spec) })
     if (spec.ready === false) {
       await core.patchNodeStatus({ name: spec.name, body: { status: { conditions: notReadyConditions() } } }, mergePatch)
@@ -141,6 +166,8 @@ export const deleteNodes = async (kubeconfig: KubeconfigLike, names: ReadonlyArr
     } catch (e) {
       if (!isNotFound(e)) throw e
     }
+    // kwok's Leases are owned by their node and garbage-collected; one the harness took may not be.
+    await releaseNodeLease(kubeconfig, name)
   }
   const deadline = Date.now() + timeoutMs
   for (const name of names) {
@@ -168,24 +195,178 @@ export const patchNodeLabels = async (
 export const patchNode = async (kubeconfig: KubeconfigLike, name: string, patch: object): Promise<k8s.V1Node> =>
   coreApi(kubeconfig).patchNode({ name, body: patch }, mergePatch)
 
+/** A MicroTime (six fractional digits, as the API server wants for Lease renewTime). */
+const microTimeNow = (): k8s.V1MicroTime => new k8s.V1MicroTime()
+
 /**
- * ready=true: hands the node to kwok (adds kwok.x-k8s.io/node=fake) and waits for Ready=True.
- * ready=false: takes it away from kwok (removes the annotation), patches Ready=False and waits.
+ * Takes the node's Lease (kube-node-lease/<name>) away from kwok: holderIdentity
+ * `harnessLeaseHolder`, a day's leaseDurationSeconds and a fresh renewTime (creating the Lease
+ * if there is none). kwok then stops managing the node and its pods. kube-controller-manager
+ * counts that renewTime as one last heartbeat; with nothing after it, it marks the node
+ * NotReady once its grace period has passed (unless the node's status is still heartbeated:
+ * see cutOffNode).
+ */
+export const takeNodeLease = async (kubeconfig: KubeconfigLike, name: string): Promise<k8s.V1Lease> => {
+  const coordination = coordinationApi(kubeconfig)
+  const spec: k8s.V1LeaseSpec = {
+    holderIdentity: harnessLeaseHolder,
+    leaseDurationSeconds: takenLeaseDurationSeconds,
+    renewTime: microTimeNow()
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await coordination.patchNamespacedLease({ name, namespace: nodeLeaseNamespace, body: { spec } }, mergePatch)
+    } catch (e) {
+      if (!isNotFound(e)) throw e
+    }
+    try {
+      return await coordination.createNamespacedLease({
+        namespace: nodeLeaseNamespace,
+        body: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name, namespace: nodeLeaseNamespace }, spec }
+      })
+    } catch (e) {
+      // kwok created it in between: patch that one.
+      if (!isConflict(e) || attempt >= 3) throw e
+    }
+  }
+}
+
+/** Deletes the node's Lease (a missing one is fine). kwok, if it manages the node, creates a new one within ~10 s and takes the node back. */
+export const releaseNodeLease = async (kubeconfig: KubeconfigLike, name: string): Promise<void> => {
+  try {
+    await coordinationApi(kubeconfig).deleteNamespacedLease({ name, namespace: nodeLeaseNamespace })
+  } catch (e) {
+    if (!isNotFound(e)) throw e
+  }
+}
+
+/**
+ * The node's kubelet stops talking, as far as the control plane can tell: takes its Lease from
+ * kwok (takeNodeLease) and clears its deprecated status.phase (a real kubelet never sets it;
+ * kwok's repeating heartbeat stage selects on it), so neither Lease renewals nor status
+ * heartbeats arrive any more. Does not wait: see makeNodeUnreachable.
+ */
+export const cutOffNode = async (kubeconfig: KubeconfigLike, name: string): Promise<void> => {
+  const core = coreApi(kubeconfig)
+  await takeNodeLease(kubeconfig, name)
+  await core.patchNodeStatus({ name, body: { status: { phase: null } } }, mergePatch)
+}
+
+/**
+ * A real outage of a Ready node: cutOffNode, then waits until kube-controller-manager's node
+ * lifecycle controller has marked the node NotReady (Ready=Unknown, "Kubelet stopped posting
+ * node status"; it also marks the node's pods Ready=False and taints the node unreachable).
+ * That takes up to 45 s for one kwok heartbeat already scheduled before the cut, then the
+ * controller's --node-monitor-grace-period (20 s here, see controlPlane.ts) plus up to a monitor
+ * period (5 s): 20-70 s, measured 33-49 s (50-100 s with Kubernetes' default grace period).
+ * Throws unless the node's Ready condition really is not True.
+ */
+export const makeNodeUnreachable = async (kubeconfig: KubeconfigLike, name: string, timeoutMs = 180_000): Promise<k8s.V1Node> => {
+  const kc = loadKubeConfig(kubeconfig)
+  await cutOffNode(kc, name)
+  const node = await waitForNodeReady(kc, name, false, timeoutMs)
+  const ready = nodeReadyStatus(node)
+  if (ready === undefined || ready === "True") throw new Error(`node ${name} is still Ready (Ready=${ready ?? "absent"}) after cutOffNode`)
+  return node
+}
+
+/**
+ * The node's kubelet comes back: deletes the Lease the harness took and waits until kwok has
+ * made the node Ready again (kwok retries a Lease it does not hold every ~10 s; measured: Ready
+ * 1.5-9 s after). Only for nodes created with the kwok annotation (all of createFakeNodes'): kwok
+ * does not notice an annotation added later (it is added here anyway, for a clearer picture).
+ * Whether kwok reports the node's pods Ready again is not guaranteed: use setPodReady for that.
+ */
+export const bringNodeBack = async (kubeconfig: KubeconfigLike, name: string, timeoutMs = 60_000): Promise<k8s.V1Node> => {
+  const kc = loadKubeConfig(kubeconfig)
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const node = await core.readNode({ name })
+  if (node.metadata?.annotations?.[kwokNodeAnnotation] !== "fake") {
+    await core.patchNode({ name, body: { metadata: { annotations: { [kwokNodeAnnotation]: "fake" } } } }, mergePatch)
+  }
+  await releaseNodeLease(kc, name)
+  return waitForNodeReady(kc, name, true, timeoutMs)
+}
+
+/**
+ * ready=true: bringNodeBack (kwok takes the node again) and waits for Ready=True.
+ * ready=false: takes the node from kwok (cutOffNode) and patches Ready=False (KubeletNotReady)
+ * at once, without waiting for kube-controller-manager; waits until the API shows it.
  */
 export const setNodeReady = async (kubeconfig: KubeconfigLike, name: string, ready: boolean, timeoutMs = 30_000): Promise<k8s.V1Node> => {
   const kc = loadKubeConfig(kubeconfig)
-  const core = kc.makeApiClient(k8s.CoreV1Api)
-  if (ready) {
-    await core.patchNode({ name, body: { metadata: { annotations: { [kwokNodeAnnotation]: "fake" } } } }, mergePatch)
-  } else {
-    const node = await core.readNode({ name })
-    if (node.metadata?.annotations?.[kwokNodeAnnotation] !== undefined) {
-      await core.patchNode({ name, body: [{ op: "remove", path: `/metadata/annotations/${kwokNodeAnnotation.replace("/", "~1")}` }] }, jsonPatch)
+  if (ready) return bringNodeBack(kc, name, timeoutMs)
+  await cutOffNode(kc, name)
+  // A kwok write already in flight could still land just after the Lease changed hands.
+  await sleep(500)
+  await coreApi(kc).patchNodeStatus({ name, body: { status: { conditions: notReadyConditions() } } }, strategicMergePatch)
+  return waitForNodeReady(kc, name, false, timeoutMs)
+}
+
+/**
+ * Stops kwok from playing this pod any further: sets its fate annotation to "pending", which no
+ * stage in kwok-stages.yaml matches, so the pod keeps the status it has (Running and Ready, say)
+ * and nothing kwok does undoes a later setPodReady. Needed to make a pod on a healthy node lose
+ * readiness: kwok answers Ready=False on a running "ready" pod with Ready=True again after the
+ * pod's delay (measured: under a second).
+ */
+export const freezePod = async (kubeconfig: KubeconfigLike, namespace: string, name: string): Promise<k8s.V1Pod> =>
+  coreApi(kubeconfig).patchNamespacedPod(
+    { name, namespace, body: { metadata: { annotations: { [fateAnnotation]: "pending" } } } },
+    mergePatch
+  )
+
+/** The pod's Ready condition ("True", "False", ...), if any. */
+export const podReadyStatus = (pod: k8s.V1Pod): string | undefined =>
+  pod.status?.conditions?.find((c) => c.type === "Ready")?.status
+
+/**
+ * Plays the kubelet reporting a pod's readiness: sets the pod's Ready and ContainersReady
+ * conditions (and each container status' `ready`) through the pod's status subresource. The
+ * conditions are merged by type (strategic merge), so the other conditions survive; container
+ * statuses are an atomic list, so they are sent whole, as read, with only `ready` changed (the
+ * read's resourceVersion guards against a concurrent status write; a conflict is retried).
+ *
+ * On a node kwok manages, kwok answers a Ready=False on a running "ready" pod with Ready=True
+ * again after the pod's delay: freezePod first, or use it on a node that is cut off.
+ */
+export const setPodReady = async (
+  kubeconfig: KubeconfigLike,
+  namespace: string,
+  name: string,
+  ready: boolean,
+  reason = ready ? undefined : "ReadinessProbeFailed"
+): Promise<k8s.V1Pod> => {
+  const core = coreApi(kubeconfig)
+  for (let attempt = 0; ; attempt++) {
+    const pod = await core.readNamespacedPod({ name, namespace })
+    const now = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+    const status = ready ? "True" : "False"
+    const condition = (type: string) => {
+      const before = pod.status?.conditions?.find((c) => c.type === type)
+      return {
+        type,
+        status,
+        // Kept when the status does not change, as a kubelet does.
+        lastTransitionTime: before?.status === status && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now,
+        // null removes a reason/message left by whoever set the condition before (strategic merge).
+        reason: reason ?? null,
+        message: ready ? null : `set by the test harness: ${reason ?? "not ready"}`
+      }
     }
-    // Give kwok a moment to drop the node before writing the NotReady status, so that a
-    // heartbeat already in flight cannot overwrite it.
-    await sleep(500)
-    await core.patchNodeStatus({ name, body: { status: { conditions: notReadyConditions() } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch))
+    const body = {
+      metadata: { resourceVersion: pod.metadata?.resourceVersion },
+      status: {
+        conditions: [condition("Ready"), condition("ContainersReady")],
+        ...(pod.status?.containerStatuses !== undefined
+          ? { containerStatuses: pod.status.containerStatuses.map((c) => ({ ...c, ready })) }
+          : {})
+      }
+    }
+    try {
+      return await core.patchNamespacedPodStatus({ name, namespace, body }, strategicMergePatch)
+    } catch (e) {
+      if (!isConflict(e) || attempt >= 5) throw e
+    }
   }
-  return waitForNodeReady(kc, name, ready, timeoutMs)
 }

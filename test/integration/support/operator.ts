@@ -184,3 +184,55 @@ export const recordPods = async (namespace: string) => {
     stop: () => controller.abort()
   }
 }
+
+/** The status ("True", "False", "Unknown") of one of the workload's conditions, if it has it. */
+export const conditionStatus = (status: BatchWorkloadStatus | undefined, type: string) =>
+  status?.conditions?.find((condition) => condition.type === type)?.status
+
+/** The workload's status entry for one node, if it has one. */
+export const nodeEntry = (status: BatchWorkloadStatus | undefined, nodeName: string) =>
+  status?.nodeStatus?.find((entry) => entry.nodeName === nodeName)
+
+/** The workload's pods (by its uid label, so pod names do not matter), optionally only those bound to `nodeName`. */
+export const podsOfWorkloadUid = async (namespace: string, uid: string, nodeName?: string) =>
+  (await core.listNamespacedPod({ namespace, labelSelector: `batch.example.com/workload-uid=${uid}` })).items
+    .filter((pod) => nodeName === undefined || pod.spec?.nodeName === nodeName)
+
+/**
+ * The opposite of `eventually`: checks `check` every 500 ms for `durationMs` and fails at the first
+ * check that throws or returns false. For promises of the form "X does not happen".
+ */
+export const consistently = async (what: string, check: () => Promise<boolean>, durationMs: number): Promise<void> => {
+  const until = Date.now() + durationMs
+  for (;;) {
+    let ok: boolean
+    try {
+      ok = await check()
+    } catch (error) {
+      throw new Error(`${what}: check failed: ${String(error)}`)
+    }
+    if (!ok) throw new Error(`${what}: no longer true`)
+    if (Date.now() >= until) return
+    await sleep(500)
+  }
+}
+
+/** Every pod of the namespace that gets deleted (deletion requested or gone), as seen through a watch. */
+export const recordPodDeletions = async (namespace: string) => {
+  const deleted = new Map<string, { readonly name: string; readonly uid: string; readonly node: string }>()
+  const controller = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    {},
+    (type, pod: k8s.V1Pod) => {
+      if (type === "DELETED" || pod.metadata?.deletionTimestamp !== undefined) {
+        const uid = pod.metadata?.uid ?? ""
+        deleted.set(uid, { name: pod.metadata?.name ?? "", uid, node: pod.spec?.nodeName ?? "" })
+      }
+    },
+    () => undefined
+  )
+  return {
+    deleted: () => [...deleted.values()],
+    stop: () => controller.abort()
+  }
+}
