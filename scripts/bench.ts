@@ -19,7 +19,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import * as k8s from "@kubernetes/client-node"
-import { createFakeNodes, freePort, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
+import { createFakeNodes, freePort, kubectl, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -903,7 +903,15 @@ const main = async (): Promise<void> => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
     const bench: Bench = { cp, kc, core, nodes: settings.nodes }
     await kubectlOk(["apply", "-f", path.join(repoRoot, "manifests", "crd.yaml")], { kubeconfig: cp.kubeconfigPath })
-    await kubectlOk(["wait", "--for=condition=Established", "crd/batchworkloads.batch.example.com"], { kubeconfig: cp.kubeconfigPath })
+    // kubectl wait fails rather than waits while a new CRD has no status yet: try again for a while.
+    for (let attempt = 1; ; attempt++) {
+      const waited = await kubectl(["wait", "--for=condition=Established", "--timeout=30s", "crd/batchworkloads.batch.example.com"], {
+        kubeconfig: cp.kubeconfigPath
+      })
+      if (waited.code === 0) break
+      if (attempt === 10) throw new Error(`the CRD did not become Established: ${waited.stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+    }
     await createNodes(cp, core, settings.nodes)
     const rows: Array<Row> = []
     for (const contender of settings.run) {
