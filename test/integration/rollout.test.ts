@@ -151,4 +151,24 @@ describe("deadline and cleanup", () => {
     ])
     await workloads.remove("ttl")
   })
+
+  it("a closed maintenance window holds the run (Waiting, no pod) until it opens by the clock", async () => {
+    // Windows are set to the minute: open at the next minute boundary at least 20 s away, so the test sees both sides.
+    const opensAt = Math.ceil((Date.now() + 20_000) / 60_000) * 60_000
+    const hhmm = (millis: number) => new Date(millis).toISOString().slice(11, 16)
+    await workloads.create("window", {
+      nodeNames: [`${suite}-1`],
+      image: "busybox",
+      window: { startTime: hhmm(opensAt), endTime: hhmm(opensAt + 10 * 60_000), timeZone: "UTC" },
+      podAnnotations: fateAnnotations("ready", { delayMs: 200 })
+    })
+    const waiting = await workloads.waitFor("window", "Waiting", (s) => s.phase === "Waiting")
+    expect(condition(waiting, "Waiting")).toMatchObject({ status: "True", reason: "OutsideWindow" })
+    expect(waiting.conditions?.find((c) => c.type === "Waiting")?.message).toContain(new Date(opensAt).toISOString())
+    expect(await podsOfWorkload("window")).toHaveLength(0)
+    await workloads.waitFor("window", "Succeeded once the window opened", (s) => s.phase === "Succeeded", 150_000)
+    const [pod] = await podsOfWorkload("window")
+    expect(new Date(pod?.metadata?.creationTimestamp ?? 0).getTime()).toBeGreaterThanOrEqual(opensAt - 1_000)
+    await workloads.remove("window")
+  }, 200_000)
 })
