@@ -12,7 +12,7 @@
 // Options: --exit-when-done   exit (0) as soon as every sample is Succeeded
 //          --no-samples       do not apply samples/*.yaml
 //          --no-operator      do not start the operator (run it yourself with the printed KUBECONFIG)
-// RunToCompletion samples without a kwok fate get podAnnotations kwok.batch.example.com/fate=complete
+// RunToCompletion samples without a kwok fate get the pod annotation kwok.batch.example.com/fate=complete (in podAnnotations, or in the template)
 // on the way in (kwok's fake pods otherwise run forever); the files are not changed.
 import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
@@ -88,10 +88,19 @@ const loadSamples = (): Array<Sample> => {
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8"))) {
       const obj: unknown = doc.toJS()
       if (typeof obj !== "object" || obj === null) continue
-      const o = obj as { kind?: string; metadata?: { name?: string }; spec?: { mode?: string; podAnnotations?: Record<string, string> } }
-      if (o.kind === "BatchWorkload" && o.spec?.mode === "RunToCompletion" && !o.spec.podAnnotations?.[fateAnnotation]) {
-        o.spec.podAnnotations = { ...o.spec.podAnnotations, [fateAnnotation]: "complete" }
-        say(`${file}: RunToCompletion without a kwok fate; adding podAnnotations ${fateAnnotation}=complete`)
+      const o = obj as {
+        kind?: string
+        metadata?: { name?: string }
+        spec?: { mode?: string; podAnnotations?: Record<string, string>; template?: { metadata?: { annotations?: Record<string, string> } } }
+      }
+      // A workload with a pod template takes pod annotations in the template (podAnnotations beside it is refused).
+      const template = o.spec?.template
+      const annotations = template !== undefined ? template.metadata?.annotations : o.spec?.podAnnotations
+      if (o.kind === "BatchWorkload" && o.spec?.mode === "RunToCompletion" && !annotations?.[fateAnnotation]) {
+        const withFate = { ...annotations, [fateAnnotation]: "complete" }
+        if (template !== undefined) template.metadata = { ...template.metadata, annotations: withFate }
+        else o.spec.podAnnotations = withFate
+        say(`${file}: RunToCompletion without a kwok fate; adding the pod annotation ${fateAnnotation}=complete`)
       }
       samples.push({ file, name: o.metadata?.name ?? "?", manifest: stringify(o) })
     }

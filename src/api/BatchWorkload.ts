@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { goDuration } from "./GoDuration.ts"
 import { MaintenanceWindow } from "./MaintenanceWindow.ts"
+import { PodTemplateSpec } from "./PodTemplate.ts"
 
 export const group = "batch.example.com"
 export const version = "v1alpha1"
@@ -120,7 +121,7 @@ export const BatchWorkloadSpec = Schema.Struct({
       describe("Taints these tolerate do not exclude a node; they are also set on the pods.")
     )
   ),
-  image: NonEmptyString.pipe(describe("Container image to run on every node.")),
+  image: Schema.optionalKey(NonEmptyString.pipe(describe("Container image to run on every node. Required unless template is set."))),
   imagePullPolicy: Schema.optionalKey(Schema.Literals(["Always", "IfNotPresent", "Never"])),
   command: Schema.optionalKey(Schema.Array(Schema.String).pipe(describe("Container entrypoint."))),
   args: Schema.optionalKey(Schema.Array(Schema.String).pipe(describe("Arguments to the entrypoint."))),
@@ -128,6 +129,7 @@ export const BatchWorkloadSpec = Schema.Struct({
   resources: Schema.optionalKey(ResourceRequirements.pipe(describe("Container resource requests and limits."))),
   podLabels: Schema.optionalKey(StringMap.pipe(describe("Extra labels for every pod."))),
   podAnnotations: Schema.optionalKey(StringMap.pipe(describe("Extra annotations for every pod."))),
+  template: Schema.optionalKey(PodTemplateSpec),
   mode: WorkloadMode.pipe(describe(
       "LongRunning: a node succeeds when its pod is Ready, pods keep running, and nodes that become eligible later get a pod. RunToCompletion: a node succeeds when its pod exits 0."
     ), withDefault(specDefaults.mode)),
@@ -156,7 +158,10 @@ export const BatchWorkloadSpec = Schema.Struct({
   ttlSecondsAfterFinished: Schema.optionalKey(NonNegativeInt.pipe(
     describe("RunToCompletion: delete the run's pods this long after it finished. The workload and its status stay as the record.")
   ))
-})
+}).check(Schema.makeFilter((spec) =>
+  // The CRD's CEL rules say the same at admission; this catches a resource stored under an older CRD.
+  spec.image !== undefined || spec.template !== undefined ? undefined : { path: ["image"], issue: "image is required (or a pod template in template)" }
+))
 export type BatchWorkloadSpec = typeof BatchWorkloadSpec.Type
 
 /** Validation the OpenAPI schema cannot express, as CEL rules on the spec object (run by the API server). */

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs"
 import { Schema } from "effect"
 import { windowValidationRules } from "./MaintenanceWindow.ts"
+import { templateRules, templateSpecRules } from "./PodTemplate.ts"
 import {
   BatchWorkloadSpec,
   BatchWorkloadStatus,
@@ -83,6 +85,18 @@ const openApiSchema = (schema: Schema.Top): JsonObject => {
   return structural
 }
 
+/** The OpenAPI schema of spec.template, generated from the API server's own by scripts/pod-template-schema.ts. */
+const podTemplateSchema = (): JsonObject => {
+  const generated: unknown = JSON.parse(readFileSync(new URL("./podTemplateSchema.json", import.meta.url), "utf8"))
+  if (!isObject(generated)) throw new Error("src/api/podTemplateSchema.json must hold an object schema")
+  return {
+    ...generated,
+    description: "A pod template, as in a Job or DaemonSet, instead of image, command and the other simple pod fields.",
+    required: ["spec"],
+    "x-kubernetes-validations": templateRules
+  }
+}
+
 const specSchema = (): JsonObject => {
   const spec = openApiSchema(BatchWorkloadSpec)
   const properties = isObject(spec["properties"]) ? spec["properties"] : {}
@@ -92,7 +106,8 @@ const specSchema = (): JsonObject => {
   }
   const window = properties["window"]
   if (isObject(window)) window["x-kubernetes-validations"] = windowValidationRules
-  return { ...spec, "x-kubernetes-validations": specValidationRules }
+  properties["template"] = podTemplateSchema()
+  return { ...spec, "x-kubernetes-validations": [...specValidationRules, ...templateSpecRules] }
 }
 
 /** The CustomResourceDefinition, generated from the same Schemas that decode the resource. */

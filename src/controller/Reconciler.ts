@@ -10,9 +10,10 @@ import {
 } from "../api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../api/core.ts"
 import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
-import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadRef, type WorkloadRef } from "../domain/pods.ts"
+import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadImage, workloadRef, type WorkloadRef } from "../domain/pods.ts"
+import { alreadyRejected, podRejectedReason, podRejectedStatus, type PreflightTarget, preflightRetryMillis, preflightTarget } from "../domain/preflight.ts"
 import { isoAt } from "../domain/rollout.ts"
-import { invalidSpecStatus, summarize } from "../domain/status.ts"
+import { invalidSpecStatus, type StatusInput, summarize } from "../domain/status.ts"
 import { windowState } from "../domain/window.ts"
 import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
 import { Caches } from "../services/Caches.ts"
@@ -170,7 +171,7 @@ export const makeReconciler = Effect.gen(function*() {
       const counts = { revision: now.revision, nodes: now.totalNodes, succeeded: now.succeededNodes, failed: now.failedNodes }
       if (now.phase === "Running" && (newRun || before?.phase !== "Running")) {
         const open = (now.pendingNodes ?? 0) + (now.runningNodes ?? 0)
-        yield* events.record(ref, "Normal", "Started", `deploying ${spec.image} to ${open} of ${now.totalNodes} nodes, ${spec.batchSize} at a time`)
+        yield* events.record(ref, "Normal", "Started", `deploying ${workloadImage(spec)} to ${open} of ${now.totalNodes} nodes, ${spec.batchSize} at a time`)
         yield* Effect.logInfo("run started").pipe(Effect.annotateLogs(counts))
       }
       yield* announceConditions(ref, before, now)
@@ -209,6 +210,35 @@ export const makeReconciler = Effect.gen(function*() {
       )
     })
 
+  /**
+   * A server-side dry-run create of the run's first pod, under a name of its
+   * own (the real one may still be held by the pod it replaces). Returns the
+   * API server's message if it refuses the pod, e.g. Pod Security admission.
+   */
+  const preflight = (ref: WorkloadRef, spec: BatchWorkloadSpec, target: PreflightTarget, revision: string) => {
+    const pod = buildPod(ref, spec, target, revision)
+    const probe = { ...pod, metadata: { ...pod.metadata, name: uniquePodName(ref.name, target.nodeName, `${ref.uid}/preflight`) } }
+    return kube.create("pods", probe, { dryRun: true }).pipe(
+      Effect.as(undefined),
+      Effect.catchIf((error: KubeApiError) => error.reason === "AlreadyExists", () => Effect.succeed(undefined)),
+      Effect.catchIf((error: KubeApiError) => error.reason === "Forbidden" || error.reason === "Invalid", (error) => Effect.succeed(error.message))
+    )
+  }
+
+  /** The run's pod is refused: nothing is created or deleted, the status says why (one Event), and the check is repeated. */
+  const reportRejected = (memory: Memory, workload: BatchWorkloadObject, input: StatusInput, plan: Plan, message: string, nowMillis: number) =>
+    Effect.gen(function*() {
+      const ref = workloadRef(workload.metadata)
+      const status = podRejectedStatus(input, plan, message)
+      if (!alreadyRejected(input.previous, message)) {
+        yield* events.record(ref, "Warning", podRejectedReason, message)
+        yield* Effect.logInfo(`the API server refused the run's pod: ${message}`)
+      }
+      const flushed = yield* flushStatus(memory, workload, status, input.previous, true)
+      // Nothing in the cluster that could change the answer (a namespace label, a new service account) wakes this workload.
+      return sooner(flushed, after(preflightRetryMillis(input.previous, nowMillis)))
+    })
+
   const sync = (key: string, workload: BatchWorkloadObject, spec: BatchWorkloadSpec) =>
     Effect.gen(function*() {
       const ref = workloadRef(workload.metadata)
@@ -245,10 +275,7 @@ export const makeReconciler = Effect.gen(function*() {
           return deployer.nameIsFree(ref.namespace, plain, ref.uid) ? plain : uniquePodName(ref.name, nodeName, ref.uid)
         }
       })
-      // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
-      yield* act(ref, spec, revision, plan)
-
-      const status = summarize({
+      const statusInput: StatusInput = {
         generation,
         revision,
         handledRetry: retryToken === "" ? previous?.handledRetry : retryToken,
@@ -258,7 +285,15 @@ export const makeReconciler = Effect.gen(function*() {
         previous,
         now: isoAt(nowMillis),
         gate: plan.gate
-      })
+      }
+      const target = preflightTarget(plan, record, revision)
+      const refusal = target !== undefined ? yield* preflight(ref, spec, target, revision) : undefined
+      if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis)
+
+      // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
+      yield* act(ref, spec, revision, plan)
+
+      const status = summarize(statusInput)
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
       yield* announceRun(ref, spec, previous, status)
       const urgent = status.phase !== previous?.phase || previous?.revision !== revision

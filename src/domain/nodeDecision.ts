@@ -1,5 +1,6 @@
 import type { BatchWorkloadSpec, Toleration } from "../api/BatchWorkload.ts"
 import type { Node, Taint } from "../api/core.ts"
+import { podTolerations } from "./pods.ts"
 
 /**
  * The two questions the DaemonSet controller asks of every node
@@ -55,7 +56,7 @@ const isCordoned = (node: Node) =>
 const untolerated = (node: Node, spec: BatchWorkloadSpec, effect: string) =>
   (node.spec?.taints ?? []).find((taint) =>
     taint.effect === effect && !readinessTaintKeys.has(taint.key) && taint.key !== unschedulableTaintKey &&
-    !tolerates(spec.tolerations ?? [], taint)
+    !tolerates(podTolerations(spec), taint)
   )
 
 /** Answers both questions for one node; `undefined` means the node does not exist (any more). */

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto"
-import { apiVersion, type BatchWorkloadSpec, group, kind, type WorkloadMode } from "../api/BatchWorkload.ts"
+import { Option, Schema } from "effect"
+import { apiVersion, type BatchWorkloadSpec, group, kind, Toleration, type WorkloadMode } from "../api/BatchWorkload.ts"
 import type { ObjectMeta, Pod } from "../api/core.ts"
+import type { PodTemplateSpec } from "../api/PodTemplate.ts"
 
 export const managedByLabel = "app.kubernetes.io/managed-by"
 export const managerName = "batch-workload-operator"
@@ -50,15 +52,16 @@ const withHash = (name: string, identity: string) => {
   return `${prefix}-${hash}`
 }
 
-/** The container and pod settings a spec asks for; a change here is what makes pods outdated. */
-const podTemplate = (spec: BatchWorkloadSpec, mode: WorkloadMode) => ({
+/** The container and pod settings the simple fields ask for; a change here is what makes pods outdated. */
+const simpleTemplate = (spec: BatchWorkloadSpec, mode: WorkloadMode) => ({
   podLabels: spec.podLabels ?? {},
   podAnnotations: spec.podAnnotations ?? {},
   tolerations: spec.tolerations ?? [],
-  restartPolicy: mode === "LongRunning" ? "Always" : "Never",
+  restartPolicy: restartPolicyFor(mode),
   container: {
     name: containerName,
-    image: spec.image,
+    // The decoder refuses a spec with neither image nor template, so this path always has one.
+    image: spec.image ?? "",
     ...(spec.imagePullPolicy !== undefined ? { imagePullPolicy: spec.imagePullPolicy } : {}),
     ...(spec.command !== undefined ? { command: spec.command } : {}),
     ...(spec.args !== undefined ? { args: spec.args } : {}),
@@ -68,6 +71,65 @@ const podTemplate = (spec: BatchWorkloadSpec, mode: WorkloadMode) => ({
     securityContext: { allowPrivilegeEscalation: false, seccompProfile: { type: "RuntimeDefault" } }
   }
 })
+
+const restartPolicyFor = (mode: WorkloadMode) => mode === "LongRunning" ? "Always" : "Never"
+
+type Fields = { readonly [field: string]: unknown }
+
+const isFields = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value)
+const fieldsOf = (value: unknown): Fields => isFields(value) ? value : {}
+const listOf = (value: unknown): ReadonlyArray<unknown> => Array.isArray(value) ? value : []
+
+const decodeTolerations = Schema.decodeUnknownOption(Schema.Array(Toleration))
+
+/** The tolerations the pods carry, which are also the taints that do not exclude a node: the template's, or the simple field. */
+export const podTolerations = (spec: BatchWorkloadSpec): ReadonlyArray<Toleration> =>
+  spec.template !== undefined
+    ? Option.getOrElse(decodeTolerations(spec.template.spec["tolerations"] ?? []), () => [])
+    : spec.tolerations ?? []
+
+/** The image the Started event names: the simple field, or the template's first container's. */
+export const workloadImage = (spec: BatchWorkloadSpec) => {
+  if (spec.template === undefined) return spec.image ?? ""
+  const image = fieldsOf(listOf(spec.template.spec["containers"])[0])["image"]
+  return typeof image === "string" ? image : ""
+}
+
+/**
+ * allowPrivilegeEscalation: false, unless the container says otherwise or asks
+ * for privileges the API server refuses to combine with it (privileged, CAP_SYS_ADMIN).
+ */
+const withRestrictedContainerDefaults = (container: unknown): unknown => {
+  const fields = fieldsOf(container)
+  const securityContext = fieldsOf(fields["securityContext"])
+  const added = listOf(fieldsOf(securityContext["capabilities"])["add"])
+  const escalates = securityContext["privileged"] === true || added.includes("SYS_ADMIN") || added.includes("CAP_SYS_ADMIN")
+  if ("allowPrivilegeEscalation" in securityContext || escalates) return container
+  return { ...fields, securityContext: { ...securityContext, allowPrivilegeEscalation: false } }
+}
+
+/** The pod spec from a template: the template's fields, restricted defaults only where it says nothing, and what the operator owns. */
+const templatePodSpec = (template: PodTemplateSpec, mode: WorkloadMode, nodeName: string) => {
+  const spec = template.spec
+  const securityContext = fieldsOf(spec["securityContext"])
+  return {
+    ...spec,
+    // A template that names a service account wants its token; otherwise the pod gets none, as with the simple fields.
+    ...("automountServiceAccountToken" in spec || "serviceAccountName" in spec ? {} : { automountServiceAccountToken: false }),
+    ...("enableServiceLinks" in spec ? {} : { enableServiceLinks: false }),
+    securityContext: "seccompProfile" in securityContext ? securityContext : { ...securityContext, seccompProfile: { type: "RuntimeDefault" } },
+    ...("initContainers" in spec ? { initContainers: listOf(spec["initContainers"]).map(withRestrictedContainerDefaults) } : {}),
+    containers: listOf(spec["containers"]).map(withRestrictedContainerDefaults),
+    tolerations: [...listOf(spec["tolerations"]), ...readinessTolerations],
+    // Refused in the template at admission; set here so the binding and the restart policy are always the operator's.
+    nodeName,
+    restartPolicy: restartPolicyFor(mode)
+  }
+}
+
+/** What decides whether a pod is outdated: the simple fields as they always were (so existing revisions keep their hash), or the template. */
+const revisionSource = (spec: BatchWorkloadSpec) =>
+  spec.template === undefined ? simpleTemplate(spec, spec.mode) : { podTemplate: spec.template, restartPolicy: restartPolicyFor(spec.mode) }
 
 const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
@@ -84,7 +146,7 @@ const canonicalJson = (value: unknown): string => {
  * token. A pod carrying another revision is outdated and gets replaced.
  */
 export const revision = (spec: BatchWorkloadSpec, retryToken: string) =>
-  shortHash(canonicalJson({ template: podTemplate(spec, spec.mode), retryToken }), 10)
+  shortHash(canonicalJson({ template: revisionSource(spec), retryToken }), 10)
 
 export interface WorkloadRef {
   readonly name: string
@@ -108,42 +170,62 @@ const readinessTolerations = [
   { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" }
 ]
 
-/** The pod for one attempt on one node. */
+const operatorLabels = (workload: WorkloadRef, nodeName: string) => ({
+  [managedByLabel]: managerName,
+  [workloadLabel]: labelValue(workload.name),
+  [workloadUidLabel]: workload.uid,
+  [nodeLabel]: labelValue(nodeName)
+})
+
+const operatorAnnotations = (nodeName: string, attempt: number, podRevision: string) => ({
+  [nodeAnnotation]: nodeName,
+  [attemptAnnotation]: String(attempt),
+  [revisionAnnotation]: podRevision
+})
+
+const ownerReferences = (workload: WorkloadRef) => [{
+  apiVersion,
+  kind,
+  name: workload.name,
+  uid: workload.uid,
+  controller: true,
+  blockOwnerDeletion: true
+}]
+
+/** The pod for one attempt on one node, always in the workload's own namespace. */
 export const buildPod = (
   workload: WorkloadRef,
   spec: BatchWorkloadSpec,
   target: { readonly nodeName: string; readonly podName: string; readonly attempt: number },
   podRevision: string
 ): Pod => {
-  const template = podTemplate(spec, spec.mode)
   const { attempt, nodeName } = target
+  if (spec.template !== undefined) {
+    const { template } = spec
+    return {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: target.podName,
+        namespace: workload.namespace,
+        // The operator's labels and annotations win; the template may not use batch.example.com/ keys (refused at admission).
+        labels: { ...template.metadata?.labels, ...operatorLabels(workload, nodeName) },
+        annotations: { ...template.metadata?.annotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
+        ownerReferences: ownerReferences(workload)
+      },
+      spec: templatePodSpec(template, spec.mode, nodeName)
+    }
+  }
+  const template = simpleTemplate(spec, spec.mode)
   return {
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
       name: target.podName,
       namespace: workload.namespace,
-      labels: {
-        ...template.podLabels,
-        [managedByLabel]: managerName,
-        [workloadLabel]: labelValue(workload.name),
-        [workloadUidLabel]: workload.uid,
-        [nodeLabel]: labelValue(nodeName)
-      },
-      annotations: {
-        ...template.podAnnotations,
-        [nodeAnnotation]: nodeName,
-        [attemptAnnotation]: String(attempt),
-        [revisionAnnotation]: podRevision
-      },
-      ownerReferences: [{
-        apiVersion,
-        kind,
-        name: workload.name,
-        uid: workload.uid,
-        controller: true,
-        blockOwnerDeletion: true
-      }]
+      labels: { ...template.podLabels, ...operatorLabels(workload, nodeName) },
+      annotations: { ...template.podAnnotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
+      ownerReferences: ownerReferences(workload)
     },
     spec: {
       nodeName,

@@ -57,6 +57,10 @@ export interface WatchOptions extends ListOptions {
   readonly resourceVersion: string
 }
 
+export interface CreateOptions {
+  readonly dryRun?: boolean
+}
+
 export type WatchEvent<A> =
   | { readonly type: "ADDED" | "MODIFIED" | "DELETED"; readonly object: A }
   | { readonly type: "BOOKMARK"; readonly resourceVersion: string }
@@ -71,7 +75,8 @@ export class KubeClient extends Context.Service<KubeClient, {
   readonly get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) => Effect.Effect<Kinds[K], KubeApiError>
   readonly list: <K extends Kind>(kind: K, options: ListOptions) => Effect.Effect<ListResult<Kinds[K]>, KubeApiError>
   readonly watch: <K extends Kind>(kind: K, options: WatchOptions) => Stream.Stream<WatchEvent<Kinds[K]>, KubeApiError>
-  readonly create: <K extends Kind>(kind: K, object: Kinds[K]) => Effect.Effect<Kinds[K], KubeApiError>
+  /** With `dryRun`, the API server runs validation and admission (Pod Security, quotas, service accounts) and stores nothing. */
+  readonly create: <K extends Kind>(kind: K, object: Kinds[K], options?: CreateOptions) => Effect.Effect<Kinds[K], KubeApiError>
   readonly remove: (
     kind: Kind,
     namespace: string | undefined,

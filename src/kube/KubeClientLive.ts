@@ -4,6 +4,7 @@ import { RateLimiter } from "effect/persistence"
 import { group, plural, version } from "../api/BatchWorkload.ts"
 import type { Kind, Kinds } from "../api/core.ts"
 import {
+  type CreateOptions,
   KubeApiError,
   KubeClient,
   LeaderElectionKubeClient,
@@ -264,8 +265,12 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
           )
         ),
 
-      create: <K extends Kind>(kind: K, object: Kinds[K]) =>
-        request("create", kind, k8s.HttpMethod.POST, collectionPath(kind, object.metadata.namespace), { body: object }).pipe(
+      create: <K extends Kind>(kind: K, object: Kinds[K], createOptions?: CreateOptions) =>
+        // A dry run is counted apart, so the create count in the metrics stays the number of objects created.
+        request(createOptions?.dryRun === true ? "create-dry-run" : "create", kind, k8s.HttpMethod.POST, collectionPath(kind, object.metadata.namespace), {
+          body: object,
+          ...(createOptions?.dryRun === true ? { query: { dryRun: "All" } } : {})
+        }).pipe(
           Effect.map((created) => created as Kinds[K])
         ),
 

@@ -51,6 +51,13 @@ describe("seed manifests", () => {
     expect(events.stdout.split(" ")).toEqual(expect.arrayContaining(["Started", "NodeSucceeded", "Completed"]))
   })
 
+  it("the pod-template samples are admitted as written", async () => {
+    const samples = ["host-cleanup.yaml", "privileged-upgrade.yaml"].flatMap((file) => ["-f", path.join(repoRoot, "samples", file)])
+    const applied = await kubectl("apply", "--dry-run=server", ...samples)
+    expect(applied.stderr).toBe("")
+    expect(applied.stdout).toMatch(/host-cleanup created \(server dry run\)\n.*privileged-upgrade created \(server dry run\)/)
+  })
+
   it("deleting a workload removes its pods and then the workload", async () => {
     const deleted = await kubectl("delete", "bwl/test-workload", "--timeout=60s")
     expect(deleted.code, deleted.stderr).toBe(0)

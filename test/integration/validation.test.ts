@@ -20,7 +20,7 @@ const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
   ["batch-101", "  batchSize: 101\n  image: busybox", /spec.batchSize in body should be less than or equal to 100/],
   ["timeout-abc", "  timeout: abc\n  image: busybox", /spec.timeout in body should match/],
   ["timeout-zero", "  timeout: 0s\n  image: busybox", /timeout must be at least 1s/],
-  ["no-image", "  replicas: 1", /spec.image: Required value/],
+  ["no-image", "  replicas: 1", /spec.image: Invalid value: "object": image is required \(or a pod template in template\)/],
   ["empty-image", "  image: \"\"", /spec.image in body should be at least 1 chars long/],
   ["bad-mode", "  mode: Sometimes\n  image: busybox", /spec.mode: Unsupported value: "Sometimes": supported values: "LongRunning", "RunToCompletion"/],
   ["retries-11", "  maxRetries: 11\n  image: busybox", /spec.maxRetries in body should be less than or equal to 10/],
@@ -53,6 +53,80 @@ describe("the CRD schema rejects invalid BatchWorkloads", () => {
     const result = await cp.kubectl(["apply", "-f", "-"], manifest(name, spec))
     expect(result.code).not.toBe(0)
     expect(result.stderr).toMatch(message)
+  })
+})
+
+/** A spec with a pod template; `pod` is indented as the template's spec, `metadata` as its metadata. */
+const template = (pod: string, metadata = "", extra = "") =>
+  `${extra}  template:\n${metadata === "" ? "" : `    metadata:\n${metadata}\n`}    spec:\n${pod}`
+const container = "      containers:\n        - name: main\n          image: busybox"
+
+const templateCases: ReadonlyArray<readonly [string, string, RegExp]> = [
+  [
+    "template-typo",
+    template("      containers:\n        - name: main\n          imagee: busybox"),
+    /unknown field "spec.template.spec.containers\[0\].imagee"/
+  ],
+  [
+    "template-wrong-type",
+    template(`${container}\n      volumes:\n        - name: root\n          hostPath: 5`),
+    /spec.template.spec.volumes\[0\].hostPath: Invalid value: "integer": spec.template.spec.volumes\[0\].hostPath in body must be of type object/
+  ],
+  ["template-no-containers", template("      hostPID: true"), /spec.template.spec.containers: Required value/],
+  ["template-and-image", template(container, "", "  image: busybox\n"), /spec.image: Invalid value: "object": image cannot be combined with template/],
+  [
+    "template-and-pod-labels",
+    template(container, "", "  podLabels:\n    a: b\n"),
+    /spec.podLabels: Invalid value: "object": podLabels cannot be combined with template/
+  ],
+  [
+    "template-node-name",
+    template(`      nodeName: node-1\n${container}`),
+    /spec.template.spec.nodeName: Invalid value: "object": spec.template.spec.nodeName is set by the operator/
+  ],
+  [
+    "template-restart-policy",
+    template(`      restartPolicy: OnFailure\n${container}`),
+    /spec.template.spec.restartPolicy: Invalid value: "object": spec.template.spec.restartPolicy is set by the operator: it follows spec.mode/
+  ],
+  [
+    "template-operator-label",
+    template(container, "      labels:\n        batch.example.com/workload: other"),
+    /spec.template.metadata.labels: Invalid value: "object": labels under batch.example.com\/ are the operator's own/
+  ],
+  [
+    "template-operator-annotation",
+    template(container, "      annotations:\n        batch.example.com/attempt: \"9\""),
+    /spec.template.metadata.annotations: Invalid value: "object": annotations under batch.example.com\/ are the operator's own/
+  ]
+]
+
+describe("the CRD checks a pod template like any pod, and keeps what the operator owns", () => {
+  it.each(templateCases)("%s", async (name, spec, message) => {
+    const result = await cp.kubectl(["apply", "-f", "-"], manifest(name, spec))
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toMatch(message)
+  })
+
+  it("admits a full node-job template", async () => {
+    const pod = [
+      "      hostPID: true",
+      "      serviceAccountName: agent",
+      "      initContainers:\n        - name: prepare\n          image: busybox",
+      `${container}\n          securityContext:\n            privileged: true\n          resources:\n            limits:\n              cpu: 1\n              memory: 64Mi`,
+      "          env:\n            - name: NODE\n              valueFrom:\n                fieldRef:\n                  fieldPath: spec.nodeName",
+      "      volumes:\n        - name: root\n          hostPath:\n            path: /"
+    ].join("\n")
+    const result = await cp.kubectl(["apply", "--dry-run=server", "-f", "-"], manifest("full-template", template(pod, "      labels:\n        app: agent")))
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+  })
+
+  it("is documented by kubectl explain", async () => {
+    const result = await cp.kubectl(["explain", "batchworkload.spec.template.spec.containers"])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/securityContext\s+<Object>/)
+    expect(result.stdout).toMatch(/volumeMounts\s+<\[\]Object>/)
   })
 })
 

@@ -10,11 +10,30 @@ describe("generated CRD", () => {
     assert.strictEqual(readFileSync(crdPath, "utf8"), renderCrdYaml())
   })
 
+  it("embeds the API server's pod template schema, in a form a CRD accepts and client-side apply can store", () => {
+    const crd = customResourceDefinition()
+    const spec = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec
+    const template = (spec?.["properties"] as Record<string, Record<string, unknown>>)["template"]
+    const json = JSON.stringify(template)
+    assert.include(json, '"hostPath"')
+    assert.include(json, '"initContainers"')
+    assert.notInclude(json, "x-kubernetes-list-map-keys", "list-map keys must be required or defaulted in a CRD")
+    assert.notInclude(json, "$ref")
+    // kubectl's client-side apply keeps the whole object in an annotation of at most 256 KiB.
+    assert.isBelow(JSON.stringify(crd).length, 256 * 1024)
+  })
+
   it("is structural: every spec property has a type, and the ranges users rely on are enforced", () => {
     const version = customResourceDefinition().spec.versions[0]
     const schema = version?.schema.openAPIV3Schema.properties.spec
     const properties = schema?.["properties"] as Record<string, Record<string, unknown>>
-    assert.deepStrictEqual(schema?.["required"], ["image"])
+    // image is required only without a template, so a CEL rule says so instead of `required`.
+    assert.notProperty(schema ?? {}, "required")
+    assert.deepInclude(schema?.["x-kubernetes-validations"], {
+      rule: "has(self.template) || has(self.image)",
+      message: "image is required (or a pod template in template)",
+      fieldPath: ".image"
+    })
     assert.include(properties["replicas"], { type: "integer", minimum: 1, maximum: 1000 })
     assert.include(properties["batchSize"], { type: "integer", minimum: 1, maximum: 100, default: 1 })
     assert.include(properties["timeout"], { type: "string", default: "5m" })

@@ -1,6 +1,6 @@
 import { Clock, Context, Duration, Effect, Fiber, Layer, PubSub, Stream } from "effect"
 import type { Kind, Kinds, Node, ObjectMeta, Pod, PodStatus } from "../../../src/api/core.ts"
-import { KubeApiError, KubeClient, type ListOptions, type WatchEvent } from "../../../src/kube/KubeClient.ts"
+import { type CreateOptions, KubeApiError, KubeClient, type ListOptions, type WatchEvent } from "../../../src/kube/KubeClient.ts"
 
 type AnyObject = Kinds[Kind]
 
@@ -115,8 +115,10 @@ export const makeFakeCluster = Effect.gen(function*() {
   let resourceVersion = 0
   let uidCounter = 0
   let podBehaviour: (pod: Pod) => PodScript = () => podScripts.ready()
+  /** An admission check for pod creates (real and dry-run), as Pod Security admission or a quota would do: a message refuses the pod. */
+  let podAdmission: (pod: Pod) => string | undefined = () => undefined
   let interferences = 0
-  const stats = { statusWrites: 0, podCreates: 0, inFlight: 0, maxInFlight: 0 }
+  const stats = { statusWrites: 0, podCreates: 0, dryRunCreates: 0, inFlight: 0, maxInFlight: 0 }
   /** Every pod ever created, with its virtual creation time, for timing assertions. */
   const createdPods: Array<{ readonly name: string; readonly attempt: string; readonly atMillis: number }> = []
   const active = new Set<string>()
@@ -211,12 +213,16 @@ export const makeFakeCluster = Effect.gen(function*() {
           Stream.map((event) => event.event as WatchEvent<Kinds[K]>)
         )
       })),
-    create: <K extends Kind>(kind: K, object: Kinds[K]) =>
+    create: <K extends Kind>(kind: K, object: Kinds[K], options?: CreateOptions) =>
       Effect.gen(function*() {
         const key = keyOf(object.metadata)
         if (store(kind).has(key)) {
           return yield* new KubeApiError({ reason: "AlreadyExists", message: `${kind} "${object.metadata.name}" already exists`, status: 409 })
         }
+        if (options?.dryRun === true) stats.dryRunCreates += 1
+        const refusal = kind === "pods" ? podAdmission(object as Pod) : undefined
+        if (refusal !== undefined) return yield* new KubeApiError({ reason: "Forbidden", message: refusal, status: 403 })
+        if (options?.dryRun === true) return object
         uidCounter += 1
         const created = write(kind, {
           ...object,
@@ -310,6 +316,11 @@ export const makeFakeCluster = Effect.gen(function*() {
     setPodBehaviour: (behaviour: (pod: Pod) => PodScript) =>
       Effect.sync(() => {
         podBehaviour = behaviour
+      }),
+    /** Refuses pod creates, dry-run ones included, whenever `admission` returns a message (undefined admits the pod). */
+    setPodAdmission: (admission: (pod: Pod) => string | undefined) =>
+      Effect.sync(() => {
+        podAdmission = admission
       }),
     /** The next `count` patches (not status writes) race another writer that updates the object just before them. */
     interfere: (count: number) =>
