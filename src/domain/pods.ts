@@ -200,19 +200,20 @@ export const buildPod = (
   podRevision: string
 ): Pod => {
   const { attempt, nodeName } = target
+  // The operator's labels and annotations win; a template may not use batch.example.com/ keys (refused at admission).
+  const metadata = (labels: Readonly<Record<string, string>> | undefined, annotations: Readonly<Record<string, string>> | undefined) => ({
+    name: target.podName,
+    namespace: workload.namespace,
+    labels: { ...labels, ...operatorLabels(workload, nodeName) },
+    annotations: { ...annotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
+    ownerReferences: ownerReferences(workload)
+  })
   if (spec.template !== undefined) {
     const { template } = spec
     return {
       apiVersion: "v1",
       kind: "Pod",
-      metadata: {
-        name: target.podName,
-        namespace: workload.namespace,
-        // The operator's labels and annotations win; the template may not use batch.example.com/ keys (refused at admission).
-        labels: { ...template.metadata?.labels, ...operatorLabels(workload, nodeName) },
-        annotations: { ...template.metadata?.annotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
-        ownerReferences: ownerReferences(workload)
-      },
+      metadata: metadata(template.metadata?.labels, template.metadata?.annotations),
       spec: templatePodSpec(template, spec.mode, nodeName)
     }
   }
@@ -220,13 +221,7 @@ export const buildPod = (
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: {
-      name: target.podName,
-      namespace: workload.namespace,
-      labels: { ...template.podLabels, ...operatorLabels(workload, nodeName) },
-      annotations: { ...template.podAnnotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
-      ownerReferences: ownerReferences(workload)
-    },
+    metadata: metadata(template.podLabels, template.podAnnotations),
     spec: {
       nodeName,
       restartPolicy: template.restartPolicy,
