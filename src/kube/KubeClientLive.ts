@@ -1,4 +1,5 @@
-import * as k8s from "@kubernetes/client-node"
+import * as http from "node:http"
+import * as https from "node:https"
 import { Cause, Duration, Effect, Layer, Metric, Queue, Semaphore, Stream } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { group, plural, version } from "../api/BatchWorkload.ts"
@@ -12,6 +13,17 @@ import {
   reasonForStatus,
   type WatchEvent
 } from "./KubeClient.ts"
+import { type ClusterAccess, type KubeConfigSource, loadClusterAccess } from "./KubeConfig.ts"
+
+/** A watch event as the API server writes it, one per line. */
+interface WireWatchEvent {
+  readonly type?: string
+  readonly object?: { readonly code?: unknown; readonly message?: unknown; readonly metadata?: { readonly resourceVersion?: unknown } }
+}
+
+/** TLS options without the unset ones (Node's agent treats a present `undefined` differently from absent for some keys). */
+const definedOnly = <T extends object>(options: T): Partial<T> =>
+  Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
 
 interface ResourcePath {
   readonly prefix: string
@@ -81,7 +93,7 @@ export interface KubeClientOptions {
   readonly qps: number
   /** Requests that may go at once before `qps` paces them (client-go's Burst). */
   readonly burst: number
-  /** The server closes each watch after about this long and the informer resumes it; under client-node's 30 s idle limit. */
+  /** The server closes each watch after about this long and the informer resumes it; so a silently dropped connection is noticed within this. */
   readonly watchTimeoutSeconds: number
 }
 
@@ -122,49 +134,89 @@ export const makeRequestRateLimiter = (qps: number, burst: number) =>
     return consume.pipe(Effect.asVoid, Effect.orDie)
   })
 
-/** The live client: raw JSON over client-node's authenticated transport, so objects keep their wire form. */
-export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOptions = defaultKubeClientOptions) =>
+type Method = "GET" | "POST" | "PATCH" | "DELETE"
+
+interface RawResponse {
+  readonly status: number
+  readonly body: string
+}
+
+/** One HTTP exchange over the shared keep-alive pool; the fiber's interruption aborts it. */
+const exchange = (
+  url: URL,
+  options: { readonly method: Method; readonly agent: http.Agent; readonly headers: Record<string, string> },
+  body: string | undefined
+) =>
+  Effect.callback<RawResponse, Error>((resume, signal) => {
+    const request = (url.protocol === "https:" ? https.request : http.request)(url, { ...options, signal }, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") })))
+      response.on("error", (error) => resume(Effect.fail(error)))
+    })
+    request.on("error", (error) => resume(Effect.fail(error)))
+    request.end(body)
+  })
+
+/**
+ * Reads a watch response: one JSON event per line, handed on as it arrives.
+ * Returns the function that takes each chunk of text (decoded by the response, so a character
+ * split across two chunks arrives whole).
+ */
+const watchLineReader = (onLine: (line: string) => void) => {
+  let pending = ""
+  return (text: string) => {
+    const lines = (pending + text).split("\n")
+    pending = lines.pop() ?? ""
+    for (const line of lines) if (line.trim() !== "") onLine(line)
+  }
+}
+
+/** The live client: raw JSON over one keep-alive connection pool, so objects keep their wire form. */
+export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions = defaultKubeClientOptions) =>
   Effect.gen(function*() {
-    const cluster = kubeConfig.getCurrentCluster()
-    if (cluster === null) {
-      return yield* new KubeApiError({ reason: "Invalid", message: "the kubeconfig has no current cluster" })
-    }
-    const server = cluster.server.replace(/\/$/, "")
-    const transport = new k8s.IsomorphicFetchHttpLibrary()
-    // applySecurityAuthentication builds a new undici Agent for every request, so every request would
-    // open its own TCP and TLS connection (a client-certificate handshake each: most of the operator's
-    // CPU in a 1,000-node run). Headers (tokens) are still applied per request; the connection pool is kept.
-    let dispatcher: ReturnType<k8s.RequestContext["getDispatcher"]>
-    const watcher = new k8s.Watch(kubeConfig)
+    const { server } = access
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        server.startsWith("https:")
+          ? new https.Agent({ keepAlive: true, ...definedOnly(access.tls) })
+          : new http.Agent({ keepAlive: true })
+      ),
+      (pool) => Effect.sync(() => pool.destroy())
+    )
     const permits = yield* Semaphore.make(options.maxConcurrentRequests)
     const waitForToken = yield* makeRequestRateLimiter(options.qps, options.burst)
+
+    const headersFor = (contentType: string | undefined) =>
+      Effect.map(access.authorization, (authorization): Record<string, string> => ({
+        Accept: "application/json",
+        "User-Agent": "batch-workload-operator",
+        ...(authorization !== undefined ? { Authorization: authorization } : {}),
+        ...(contentType !== undefined ? { "Content-Type": contentType } : {})
+      }))
+
+    const urlFor = (path: string, query: Record<string, string | undefined>) => {
+      const url = new URL(server + path)
+      for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value)
+      return url
+    }
+
+    const unreachable = (cause: unknown) =>
+      new KubeApiError({ reason: "Unavailable", message: `cannot reach the API server at ${server}: ${describeCause(cause)}` })
 
     const request = (
       verb: string,
       kind: Kind,
-      method: k8s.HttpMethod,
+      method: Method,
       path: string,
       init: { readonly query?: Record<string, string>; readonly body?: unknown; readonly contentType?: string } = {}
     ) =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const url = new URL(server + path)
-          for (const [key, value] of Object.entries(init.query ?? {})) url.searchParams.set(key, value)
-          const context = new k8s.RequestContext(url.toString(), method)
-          await kubeConfig.applySecurityAuthentication(context)
-          dispatcher ??= context.getDispatcher()
-          if (dispatcher !== undefined) context.setDispatcher(dispatcher)
-          context.setSignal(signal)
-          context.setHeaderParam("Accept", "application/json")
-          if (init.body !== undefined) {
-            context.setHeaderParam("Content-Type", init.contentType ?? "application/json")
-            context.setBody(JSON.stringify(init.body))
-          }
-          const response = await transport.send(context).toPromise()
-          return { status: response.httpStatusCode, body: await response.body.text() }
-        },
-        catch: (cause) =>
-          new KubeApiError({ reason: "Unavailable", message: `cannot reach the API server at ${server}: ${describeCause(cause)}` })
+      Effect.gen(function*() {
+        const body = init.body !== undefined ? JSON.stringify(init.body) : undefined
+        const headers = yield* headersFor(body !== undefined ? init.contentType ?? "application/json" : undefined)
+        const response = yield* exchange(urlFor(path, init.query ?? {}), { method, agent, headers }, body).pipe(Effect.mapError(unreachable))
+        if (response.status === 401) yield* access.invalidate
+        return response
       }).pipe(
         Effect.tap(({ status }) => Metric.update(Metric.withAttributes(apiRequests, { verb, kind, code: String(status) }), 1)),
         Effect.tapError(() => Metric.update(Metric.withAttributes(apiRequests, { verb, kind, code: "<error>" }), 1)),
@@ -184,7 +236,7 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
 
     return KubeClient.of({
       get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
-        request("get", kind, k8s.HttpMethod.GET, objectPath(kind, namespace, name)).pipe(
+        request("get", kind, "GET", objectPath(kind, namespace, name)).pipe(
           Effect.map((object) => object as Kinds[K])
         ),
 
@@ -194,7 +246,7 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
           let continueToken: string | undefined
           let resourceVersion = ""
           do {
-            const page = yield* request("list", kind, k8s.HttpMethod.GET, collectionPath(kind, listOptions.namespace), {
+            const page = yield* request("list", kind, "GET", collectionPath(kind, listOptions.namespace), {
               query: {
                 ...selectorQuery(listOptions.labelSelector),
                 limit: "500",
@@ -215,59 +267,68 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
         watchOptions: { namespace?: string | undefined; labelSelector?: string | undefined; resourceVersion: string }
       ) =>
         Stream.callback<WatchEvent<Kinds[K]>, KubeApiError>((queue) =>
-          Effect.acquireRelease(
-            Effect.tryPromise({
-              try: () =>
-                watcher.watch(
-                  collectionPath(kind, watchOptions.namespace),
-                  {
-                    resourceVersion: watchOptions.resourceVersion,
-                    allowWatchBookmarks: true,
-                    timeoutSeconds: options.watchTimeoutSeconds,
-                    labelSelector: watchOptions.labelSelector
-                  },
-                  (type, object) => {
-                    if (type === "ERROR") {
-                      const code = typeof object?.code === "number" ? object.code : 500
-                      Queue.failCauseUnsafe(
-                        queue,
-                        Cause.fail(
-                          new KubeApiError({ reason: reasonForStatus(code), message: String(object?.message ?? "watch error"), status: code })
-                        )
-                      )
-                    } else if (type === "BOOKMARK") {
-                      Queue.offerUnsafe(queue, { type, resourceVersion: String(object?.metadata?.resourceVersion ?? "") })
-                    } else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
-                      Queue.offerUnsafe(queue, { type, object })
-                    }
-                  },
-                  (error) => {
-                    if (error === null || error === undefined || (error instanceof Error && error.name === "AbortError")) {
-                      Queue.endUnsafe(queue)
-                    } else {
-                      const status = typeof error.statusCode === "number" ? error.statusCode : undefined
-                      Queue.failCauseUnsafe(
-                        queue,
-                        Cause.fail(
-                          new KubeApiError({
-                            reason: status !== undefined ? reasonForStatus(status) : "Unavailable",
-                            message: `watch on ${kind}: ${describeCause(error)}`,
-                            ...(status !== undefined ? { status } : {})
-                          })
-                        )
-                      )
-                    }
+          Effect.gen(function*() {
+            const fail = (error: KubeApiError) => Queue.failCauseUnsafe(queue, Cause.fail(error))
+            const watchError = (cause: unknown) =>
+              new KubeApiError({ reason: "Unavailable", message: `watch on ${kind}: ${describeCause(cause)}` })
+            const onEvent = (line: string) => {
+              const event: unknown = JSON.parse(line)
+              const { type, object } = typeof event === "object" && event !== null ? (event as WireWatchEvent) : {}
+              if (type === "ERROR") {
+                const code = typeof object?.code === "number" ? object.code : 500
+                fail(new KubeApiError({ reason: reasonForStatus(code), message: String(object?.message ?? "watch error"), status: code }))
+              } else if (type === "BOOKMARK") {
+                Queue.offerUnsafe(queue, { type, resourceVersion: String(object?.metadata?.resourceVersion ?? "") })
+              } else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+                Queue.offerUnsafe(queue, { type, object: object as Kinds[K] })
+              }
+            }
+            const url = urlFor(collectionPath(kind, watchOptions.namespace), {
+              watch: "1",
+              resourceVersion: watchOptions.resourceVersion,
+              allowWatchBookmarks: "true",
+              timeoutSeconds: String(options.watchTimeoutSeconds),
+              labelSelector: watchOptions.labelSelector
+            })
+            const headers = yield* headersFor(undefined)
+            const aborter = yield* Effect.acquireRelease(
+              Effect.sync(() => new AbortController()),
+              (controller) => Effect.sync(() => controller.abort())
+            )
+            const request = (url.protocol === "https:" ? https.request : http.request)(
+              url,
+              { method: "GET", agent, headers, signal: aborter.signal },
+              (response) => {
+                if (response.statusCode !== 200) {
+                  const chunks: Array<Buffer> = []
+                  response.on("data", (chunk: Buffer) => chunks.push(chunk))
+                  response.on("end", () => fail(statusError(response.statusCode ?? 0, Buffer.concat(chunks).toString("utf8"))))
+                  return
+                }
+                const read = watchLineReader(onEvent)
+                response.setEncoding("utf8")
+                response.on("data", (chunk: string) => {
+                  try {
+                    read(chunk)
+                  } catch (cause) {
+                    fail(watchError(cause))
                   }
-                ),
-              catch: (cause) => new KubeApiError({ reason: "Unavailable", message: `watch on ${kind}: ${describeCause(cause)}` })
-            }),
-            (controller) => Effect.sync(() => controller.abort())
-          )
+                })
+                response.on("end", () => Queue.endUnsafe(queue))
+                response.on("error", (error) => (aborter.signal.aborted ? Queue.endUnsafe(queue) : fail(watchError(error))))
+              }
+            )
+            request.on("error", (error) => (aborter.signal.aborted ? Queue.endUnsafe(queue) : fail(watchError(error))))
+            // The server ends every watch after timeoutSeconds; silence well past that is a dead connection.
+            const silenceMillis = (options.watchTimeoutSeconds + 30) * 1000
+            request.setTimeout(silenceMillis, () => request.destroy(new Error(`no data for ${silenceMillis / 1000} s`)))
+            request.end()
+          })
         ),
 
       create: <K extends Kind>(kind: K, object: Kinds[K], createOptions?: CreateOptions) =>
         // A dry run is counted apart, so the create count in the metrics stays the number of objects created.
-        request(createOptions?.dryRun === true ? "create-dry-run" : "create", kind, k8s.HttpMethod.POST, collectionPath(kind, object.metadata.namespace), {
+        request(createOptions?.dryRun === true ? "create-dry-run" : "create", kind, "POST", collectionPath(kind, object.metadata.namespace), {
           body: object,
           ...(createOptions?.dryRun === true ? { query: { dryRun: "All" } } : {})
         }).pipe(
@@ -275,7 +336,7 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
         ),
 
       remove: (kind, namespace, name, preconditions) =>
-        request("delete", kind, k8s.HttpMethod.DELETE, objectPath(kind, namespace, name), {
+        request("delete", kind, "DELETE", objectPath(kind, namespace, name), {
           body: {
             apiVersion: "v1",
             kind: "DeleteOptions",
@@ -294,46 +355,17 @@ export const makeKubeClient = (kubeConfig: k8s.KubeConfig, options: KubeClientOp
         request(
           patchOptions?.subresource === "status" ? "patch-status" : "patch",
           kind,
-          k8s.HttpMethod.PATCH,
+          "PATCH",
           `${objectPath(kind, namespace, name)}${patchOptions?.subresource === "status" ? "/status" : ""}`,
           { body: patch, contentType: "application/merge-patch+json" }
         ).pipe(Effect.map((patched) => patched as Kinds[K]))
     })
   })
 
-export interface KubeConfigSource {
-  /** A kubeconfig file; otherwise $KUBECONFIG, then the pod's service account, then ~/.kube/config. */
-  readonly kubeconfigPath?: string | undefined
-  /** Where the service-account files are mounted, as a prefix of /var/run/secrets/...; "" in a real pod. */
-  readonly serviceAccountRoot?: string | undefined
-}
-
-/**
- * Loads the kubeconfig the way kubectl and client-go find it (flag, $KUBECONFIG,
- * in-cluster, ~/.kube/config) and refuses client-node's silent fallback to
- * localhost:8080, which would only fail later and less clearly.
- */
-export const loadKubeConfig = (source: KubeConfigSource) =>
-  Effect.try({
-    try: () => {
-      const kubeConfig = new k8s.KubeConfig()
-      if (source.kubeconfigPath !== undefined) kubeConfig.loadFromFile(source.kubeconfigPath)
-      else if ((process.env["KUBECONFIG"] ?? "") === "" && (process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
-        kubeConfig.loadFromCluster(source.serviceAccountRoot ?? "")
-      } else kubeConfig.loadFromDefault()
-      const cluster = kubeConfig.getCurrentCluster()
-      if (cluster === null || (cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
-        throw new Error("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account")
-      }
-      return kubeConfig
-    },
-    catch: (cause) => new KubeApiError({ reason: "Invalid", message: `cannot load kubeconfig: ${describeCause(cause)}` })
-  })
-
 /** The controller's client and leader election's own, from one kubeconfig. */
 export const kubeClientLayer = (source: KubeConfigSource, options: KubeClientOptions = defaultKubeClientOptions) =>
-  Layer.unwrap(Effect.map(loadKubeConfig(source), (kubeConfig) =>
+  Layer.unwrap(Effect.map(loadClusterAccess(source), (access) =>
     Layer.merge(
-      Layer.effect(KubeClient, makeKubeClient(kubeConfig, options)),
-      Layer.effect(LeaderElectionKubeClient, makeKubeClient(kubeConfig, leaderElectionClientOptions(options)))
+      Layer.effect(KubeClient, makeKubeClient(access, options)),
+      Layer.effect(LeaderElectionKubeClient, makeKubeClient(access, leaderElectionClientOptions(options)))
     )))

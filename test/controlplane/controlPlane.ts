@@ -28,6 +28,13 @@ export interface ControlPlaneOptions {
   readonly log?: (message: string) => void
   /** Per-component start timeout (default 60 s). */
   readonly startTimeoutMs?: number
+  /**
+   * Node heartbeat settings (default: the tests' `kwokNodeLeaseDurationSeconds` and
+   * `kcmNodeMonitorGracePeriodSeconds`). The bench lengthens both: kwok renews every Lease each
+   * quarter of the duration, so 5,000 nodes on a 40 s Lease are 500 renewals a second, more than a
+   * 2-core machine serves beside the work it measures, and nodes that miss a renewal go NotReady.
+   */
+  readonly nodeHeartbeat?: { readonly leaseDurationSeconds: number; readonly monitorGracePeriodSeconds: number }
 }
 
 export interface RestartOptions {
@@ -287,7 +294,7 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
         `--cluster-signing-cert-file=${certs.caCert}`,
         `--cluster-signing-key-file=${certs.caKey}`,
         "--concurrent-gc-syncs=5",
-        `--node-monitor-grace-period=${kcmNodeMonitorGracePeriodSeconds}s`
+        `--node-monitor-grace-period=${opts.nodeHeartbeat?.monitorGracePeriodSeconds ?? kcmNodeMonitorGracePeriodSeconds}s`
       ])
       log("kube-controller-manager starting")
       await waitFor(kcm, `ServiceAccount default/default to exist`, timeout, async () => {
@@ -316,7 +323,7 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
       // can miss. With Leases kwok renews each node's Lease every 10 s, so nodes stay Ready, and a
       // test can make a node NotReady by taking its Lease away (see nodes.ts). kwok also manages
       // a node only while it holds its Lease.
-      `--node-lease-duration-seconds=${kwokNodeLeaseDurationSeconds}`,
+      `--node-lease-duration-seconds=${opts.nodeHeartbeat?.leaseDurationSeconds ?? kwokNodeLeaseDurationSeconds}`,
       `--server-address=127.0.0.1:${kwokPort}`
     ])
     log("kwok starting")

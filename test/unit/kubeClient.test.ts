@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, type Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, Context, type Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { Pod } from "../../src/api/core.ts"
 import { KubeClient, LeaderElectionKubeClient } from "../../src/kube/KubeClient.ts"
@@ -135,5 +135,37 @@ describe("live client", () => {
       // Two at once, then one every 50 ms: the eighth goes at 300 ms.
       assert.isAtLeast(Date.now() - started, 280)
       assert.strictEqual(api.requests.length, 8)
+    }).pipe(Effect.scoped))
+
+  it.live("reads a watch as the API server streams it: events split across chunks, a character split in two, bookmarks, the end", () =>
+    Effect.gen(function*() {
+      const events = [
+        { type: "ADDED", object: { kind: "Pod", metadata: { name: "café", resourceVersion: "5" } } },
+        { type: "BOOKMARK", object: { kind: "Pod", metadata: { resourceVersion: "6" } } },
+        { type: "DELETED", object: { kind: "Pod", metadata: { name: "b", resourceVersion: "7" } } }
+      ]
+      const wire = Buffer.from(events.map((event) => JSON.stringify(event)).join("\n") + "\n")
+      const split = wire.indexOf(Buffer.from("é")) + 1 // inside the two bytes of "é"
+      const server = createServer((request, response) => {
+        assert.include(request.url ?? "", "watch=1&resourceVersion=4")
+        response.writeHead(200, { "content-type": "application/json" })
+        response.write(wire.subarray(0, split))
+        setTimeout(() => response.end(wire.subarray(split)), 50)
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => server.close())
+      )
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const context = yield* liveClients(`http://127.0.0.1:${port}`, { maxConcurrentRequests: 2, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
+      const received = yield* Stream.runCollect(Context.get(context, KubeClient).watch("pods", { namespace: "ns", resourceVersion: "4" }))
+      assert.deepStrictEqual(received.map((event) => (event.type === "BOOKMARK" ? `BOOKMARK ${event.resourceVersion}` : `${event.type} ${event.object.metadata.name}`)), [
+        "ADDED café",
+        "BOOKMARK 6",
+        "DELETED b"
+      ])
     }).pipe(Effect.scoped))
 })
