@@ -145,7 +145,7 @@ interface RawResponse {
 const exchange = (
   url: URL,
   options: { readonly method: Method; readonly agent: http.Agent; readonly headers: Record<string, string> },
-  body: string | undefined
+  body: Buffer | undefined
 ) =>
   Effect.callback<RawResponse, Error>((resume, signal) => {
     const request = (url.protocol === "https:" ? https.request : http.request)(url, { ...options, signal }, (response) => {
@@ -212,8 +212,11 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
       init: { readonly query?: Record<string, string>; readonly body?: unknown; readonly contentType?: string } = {}
     ) =>
       Effect.gen(function*() {
-        const body = init.body !== undefined ? JSON.stringify(init.body) : undefined
+        const body = init.body !== undefined ? Buffer.from(JSON.stringify(init.body)) : undefined
         const headers = yield* headersFor(body !== undefined ? init.contentType ?? "application/json" : undefined)
+        // Node sends a DELETE's body only with its length given: without it the body is left
+        // on the keep-alive connection, and the API server answers the next request there with 400.
+        if (body !== undefined) headers["Content-Length"] = String(body.length)
         const response = yield* exchange(urlFor(path, init.query ?? {}), { method, agent, headers }, body).pipe(Effect.mapError(unreachable))
         if (response.status === 401) yield* access.invalidate
         return response

@@ -168,4 +168,37 @@ describe("live client", () => {
         "DELETED b"
       ])
     }).pipe(Effect.scoped))
+
+  it.live("a delete carries its DeleteOptions (the uid precondition), and the connection stays usable after it", () =>
+    Effect.gen(function*() {
+      const received: Array<string> = []
+      const server = createServer((request, response) => {
+        let body = ""
+        request.on("data", (chunk) => (body += String(chunk)))
+        request.on("end", () => {
+          received.push(`${request.method} ${body}`)
+          response.writeHead(200, { "content-type": "application/json" })
+          response.end(JSON.stringify({ metadata: { name: "x" } }))
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () =>
+          Effect.sync(() => {
+            server.closeAllConnections()
+            server.close()
+          })
+      )
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const context = yield* liveClients(`http://127.0.0.1:${port}`, { maxConcurrentRequests: 1, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
+      const client = Context.get(context, KubeClient)
+      yield* client.remove("pods", "ns", "p1", { uid: "uid-1" })
+      yield* client.get("pods", "ns", "p1")
+      assert.strictEqual(received.length, 2)
+      assert.deepInclude(JSON.parse(received[0]?.slice("DELETE ".length) ?? "{}"), { preconditions: { uid: "uid-1" } })
+      assert.strictEqual(received[1], "GET ")
+    }).pipe(Effect.scoped))
 })
