@@ -91,6 +91,7 @@
             fileset = pkgs.lib.fileset.unions [
               ./package.json
               ./package-lock.json
+              ./scripts/bundle.sh
               ./src
             ];
           };
@@ -101,20 +102,18 @@
             packageLock = productionPackageLock;
           };
           npmConfigHook = pkgs.importNpmLock.npmConfigHook;
-          # No build step: Node 24 runs src/main.ts by stripping its types.
+          # The build is scripts/bundle.sh (one JavaScript file, as in the image), with nixpkgs'
+          # esbuild: the npm one is a devDependency, left out of productionPackageJson.
           dontNpmBuild = true;
-          nativeBuildInputs = [ pkgs.makeWrapper ];
+          nativeBuildInputs = [ pkgs.makeWrapper pkgs.esbuild ];
           installPhase = ''
             runHook preInstall
+            sh scripts/bundle.sh
             app=$out/lib/batch-workload-operator
             mkdir -p $app $out/bin
-            cp -r src node_modules $app/
-            # npmConfigHook swapped in a package.json naming store paths; keep the original (its
-            # "type": "module" is what Node needs) and drop npm's copy of the patched lock.
-            if [ -f .package.json.orig ]; then cp .package.json.orig $app/package.json; else cp package.json $app/; fi
-            rm -f $app/node_modules/.package-lock.json
+            cp dist/operator.mjs $app/
             makeWrapper ${nodejs}/bin/node $out/bin/batch-workload-operator \
-              --add-flags "--max-semi-space-size=1 $app/src/main.ts" \
+              --add-flags "--max-semi-space-size=1 $app/operator.mjs" \
               --set-default NODE_ENV production
             runHook postInstall
           '';

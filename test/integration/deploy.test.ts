@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { deleteNodes, fateAnnotations, repoRoot } from "../controlplane/index.ts"
-import { cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { buildOperatorBundle, cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const manifests = path.join(repoRoot, "manifests")
 const manifest = (file: string) => path.join(manifests, file)
@@ -183,7 +183,7 @@ const deploymentEnv = (): Record<string, string> => {
 }
 
 describe("in-cluster mode", () => {
-  it("runs a workload with only the ServiceAccount's token, as the Deployment configures it", async () => {
+  it("runs a workload with only the ServiceAccount's token, as the Deployment configures it, from the image's bundle", async () => {
     await installOperatorIdentity()
     await createNodes(nodeNames.map((name) => ({ name })))
 
@@ -212,7 +212,7 @@ describe("in-cluster mode", () => {
       // Nothing else to find: no $KUBECONFIG (startOperator sets the admin one) and no ~/.kube/config.
       KUBECONFIG: "",
       HOME: home
-    })
+    }, {}, buildOperatorBundle())
     operators.push(operator)
 
     await workloads.create("in-cluster", {

@@ -1,6 +1,6 @@
 // Runs the operator as users do (its real entry point, as a child process) against the test
 // control plane, plus the small helpers the integration tests share.
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, beforeAll } from "vitest"
@@ -27,20 +27,27 @@ export interface OperatorProcess {
 
 const running = new Set<ChildProcess>()
 
+/** Builds dist/operator.mjs, the bundle the image runs (scripts/bundle.sh), and returns its path. */
+export const buildOperatorBundle = (): string => {
+  execFileSync("sh", [path.join(repoRoot, "scripts", "bundle.sh")], { stdio: "inherit" })
+  return path.join(repoRoot, "dist", "operator.mjs")
+}
+
 /**
- * Starts `node src/main.ts` serving one namespace, with the control plane's kubeconfig.
- * Its HTTP servers are off unless `ports` asks for them.
+ * Starts `node src/main.ts` (or `program`, e.g. the bundle) serving one namespace, with the
+ * control plane's kubeconfig. Its HTTP servers are off unless `ports` asks for them.
  */
 export const startOperator = (
   namespace: string,
   extraArgs: ReadonlyArray<string> = [],
   env: Record<string, string> = {},
-  ports: { readonly metrics?: number; readonly health?: number } = {}
+  ports: { readonly metrics?: number; readonly health?: number } = {},
+  program: string = path.join(repoRoot, "src", "main.ts")
 ): OperatorProcess => {
   const child = spawn(
     process.execPath,
     [
-      path.join(repoRoot, "src", "main.ts"),
+      program,
       "--namespace",
       namespace,
       "--metrics-port",
