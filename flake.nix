@@ -115,6 +115,11 @@
             makeWrapper ${nodejs}/bin/node $out/bin/batch-workload-operator \
               --add-flags "--max-semi-space-size=1 $app/operator.mjs" \
               --set-default NODE_ENV production
+            # kubectl bwl, bundled by the same script; on PATH as kubectl-bwl, kubectl finds it.
+            cp dist/kubectl-bwl.mjs $app/
+            makeWrapper ${nodejs}/bin/node $out/bin/kubectl-bwl \
+              --add-flags "$app/kubectl-bwl.mjs" \
+              --set-default NODE_ENV production
             runHook postInstall
           '';
           meta = {
@@ -132,11 +137,17 @@
 
       # `nix run`: the operator against the current kubeconfig ($KUBECONFIG or ~/.kube/config),
       # e.g. `nix run . -- --namespace my-team --log-format pretty`.
+      # `nix run .#kubectl-bwl -- status my-workload --watch`: the kubectl plugin, from the same package.
       apps = forAllSystems (pkgs: {
         default = {
           type = "app";
           program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/batch-workload-operator";
           meta.description = "Run the operator against the current kubeconfig";
+        };
+        kubectl-bwl = {
+          type = "app";
+          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/kubectl-bwl";
+          meta.description = "kubectl bwl: status, plan, pause, resume, retry, logs and history of BatchWorkloads";
         };
       });
 

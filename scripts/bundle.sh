@@ -13,3 +13,10 @@ esbuild=node_modules/.bin/esbuild
   --bundle --platform=node --format=esm --target=node24 \
   --outfile=dist/operator.mjs --log-level=warning \
   --banner:js="import { createRequire as bundleCreateRequire } from 'node:module'; const require = bundleCreateRequire(import.meta.url);"
+# kubectl bwl (src/cli/main.ts): dist/kubectl-bwl.mjs, the npm package's bin, for any Node from 20 on.
+"$esbuild" src/cli/main.ts \
+  --bundle --platform=node --format=esm --target=node20 --minify \
+  --outfile=dist/kubectl-bwl.mjs --log-level=warning \
+  --banner:js="#!/usr/bin/env node
+import { createRequire as bundleCreateRequire } from 'node:module'; const require = bundleCreateRequire(import.meta.url);"
+chmod +x dist/kubectl-bwl.mjs

@@ -14,7 +14,7 @@
 //          --no-operator      do not start the operator (run it yourself with the printed KUBECONFIG)
 // RunToCompletion samples without a kwok fate get the pod annotation kwok.batch.example.com/fate=complete (in podAnnotations, or in the template)
 // on the way in (kwok's fake pods otherwise run forever); the files are not changed.
-import { spawn, type ChildProcess } from "node:child_process"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -162,6 +162,9 @@ const main = async (): Promise<void> => {
     })
   }
 
+  // The operator's and the plugin's bundles (well under a second); the plugin runs on any Node from 20 on.
+  execFileSync("sh", [path.join(repoRoot, "scripts", "bundle.sh")])
+  const plugin = path.join(repoRoot, "dist", "kubectl-bwl.mjs")
   const samples = applySamples ? loadSamples() : []
   for (const s of samples) {
     say(`applying samples/${s.file} (${s.name})`)
@@ -171,6 +174,8 @@ const main = async (): Promise<void> => {
   const banner = (): void => {
     say(`control plane: ${cp?.server}`)
     say(`  export KUBECONFIG=${stableKubeconfig}   # then: kubectl get bwl,pods -o wide`)
+    // The bundle runs on any Node from 20 on, so the printed command works in any terminal.
+    for (const s of samples) say(`  watch ${s.name}: KUBECONFIG=${stableKubeconfig} node ${path.relative(process.cwd(), plugin)} status ${s.name} --watch`)
     say(`  component logs: ${path.join(cp?.dir ?? "", "logs")}`)
   }
   banner()

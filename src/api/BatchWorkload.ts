@@ -15,6 +15,11 @@ export const shortNames = ["bwl"]
 export const finalizer = `${group}/finalizer`
 /** Setting this annotation to a new value starts a new run over every node. */
 export const retryAnnotation = `${group}/retry`
+/**
+ * `<token>:<node>,<node>…`: a new value gives only the named nodes a new
+ * attempt (their count starts again), leaving the rest of the run as it is.
+ */
+export const retryNodesAnnotation = `${group}/retry-nodes`
 
 /**
  * Defaults the decoder applies when a field is absent. The CRD generator writes
@@ -221,6 +226,7 @@ export const BatchWorkloadStatus = Schema.Struct({
   observedGeneration: Schema.optionalKey(Schema.Int),
   revision: Schema.optionalKey(Schema.String.pipe(describe("Hash of the pod template and retry token the nodes were run with."))),
   handledRetry: Schema.optionalKey(Schema.String.pipe(describe("Last value of the batch.example.com/retry annotation acted on."))),
+  handledRetryNodes: Schema.optionalKey(Schema.String.pipe(describe("Last value of the batch.example.com/retry-nodes annotation acted on."))),
   desiredNodes: Schema.optionalKey(Schema.Int),
   totalNodes: Schema.optionalKey(Schema.Int),
   succeededNodes: Schema.optionalKey(Schema.Int),

@@ -6,12 +6,14 @@ import {
   BatchWorkloadStatus as StatusSchema,
   finalizer,
   type NodeStatus,
-  retryAnnotation
+  retryAnnotation,
+  retryNodesAnnotation
 } from "../api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../api/core.ts"
 import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
 import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadImage, workloadRef, type WorkloadRef } from "../domain/pods.ts"
 import { alreadyRejected, podRejectedReason, podRejectedStatus, type PreflightTarget, preflightRetryMillis, preflightTarget } from "../domain/preflight.ts"
+import { parseRetryNodes } from "../domain/retryNodes.ts"
 import { isoAt } from "../domain/rollout.ts"
 import { invalidSpecStatus, type StatusInput, summarize } from "../domain/status.ts"
 import { windowState } from "../domain/window.ts"
@@ -247,7 +249,9 @@ export const makeReconciler = Effect.gen(function*() {
       const retryToken = workload.metadata.annotations?.[retryAnnotation] ?? ""
       const revision = podRevisionOf(spec, retryToken)
       const generation = workload.metadata.generation ?? 0
-      const settled = spec.mode === "RunToCompletion" && previous?.revision === revision &&
+      const retryNodes = parseRetryNodes(workload.metadata.annotations?.[retryNodesAnnotation])
+      const retryNodesHandled = retryNodes === undefined || previous?.handledRetryNodes === retryNodes.value
+      const settled = spec.mode === "RunToCompletion" && previous?.revision === revision && retryNodesHandled &&
         previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
       // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
       if (settled) {
@@ -273,12 +277,14 @@ export const makeReconciler = Effect.gen(function*() {
         podNameFor: (nodeName) => {
           const plain = podName(ref.name, nodeName)
           return deployer.nameIsFree(ref.namespace, plain, ref.uid) ? plain : uniquePodName(ref.name, nodeName, ref.uid)
-        }
+        },
+        retryNodes: retryNodes !== undefined ? { ...retryNodes, handled: retryNodesHandled } : undefined
       })
       const statusInput: StatusInput = {
         generation,
         revision,
         handledRetry: retryToken === "" ? previous?.handledRetry : retryToken,
+        handledRetryNodes: retryNodes?.value ?? previous?.handledRetryNodes,
         desired: plan.desired,
         skipped: plan.skipped,
         nodes: stampTransitions(plan.entries, record, isoAt(nowMillis)),

@@ -15,14 +15,36 @@ export interface NodeDecision {
   readonly shouldContinueRunning: boolean
   /** Why not (the first reason that applies), for the node's status. */
   readonly reason?: string
+  /** The same reason as a kind, for callers that group or explain exclusions (`kubectl bwl plan`). */
+  readonly exclusion?: NodeExclusion
   /** The node is gone or no longer chosen by the spec: its attempt is cancelled rather than failed. */
   readonly departed: boolean
 }
 
+/**
+ * Why a node is left out of a run. `NotFound`: it does not exist (a missing
+ * named node, or one deleted); `NotSelected`: its labels do not match the
+ * nodeSelector (or it is not among the nodeNames); `BeyondReplicas`: eligible,
+ * but `replicas` nodes were already chosen (decided by the plan, not here).
+ */
+export type NodeExclusion = "NotFound" | "Deleting" | "NotSelected" | "NotReady" | "Cordoned" | "Tainted" | "BeyondReplicas"
+
 const run: NodeDecision = { shouldStart: true, shouldContinueRunning: true, departed: false }
-const holdNew = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: true, reason, departed: false })
-const evict = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: false, reason, departed: false })
-const departed = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: false, reason, departed: true })
+const holdNew = (exclusion: NodeExclusion, reason: string): NodeDecision => ({
+  shouldStart: false,
+  shouldContinueRunning: true,
+  reason,
+  exclusion,
+  departed: false
+})
+const evict = (reason: string): NodeDecision => ({ shouldStart: false, shouldContinueRunning: false, reason, exclusion: "Tainted", departed: false })
+const departed = (exclusion: NodeExclusion, reason: string): NodeDecision => ({
+  shouldStart: false,
+  shouldContinueRunning: false,
+  reason,
+  exclusion,
+  departed: true
+})
 
 export const unschedulableTaintKey = "node.kubernetes.io/unschedulable"
 
@@ -61,23 +83,23 @@ const untolerated = (node: Node, spec: BatchWorkloadSpec, effect: string) =>
 
 /** Answers both questions for one node; `undefined` means the node does not exist (any more). */
 export const nodeShouldRun = (nodeName: string, node: Node | undefined, spec: BatchWorkloadSpec): NodeDecision => {
-  if (node === undefined) return departed(`node ${nodeName} was deleted`)
-  if (node.metadata.deletionTimestamp !== undefined) return departed(`node ${nodeName} is being deleted`)
+  if (node === undefined) return departed("NotFound", `node ${nodeName} was deleted`)
+  if (node.metadata.deletionTimestamp !== undefined) return departed("Deleting", `node ${nodeName} is being deleted`)
   if (!isSelected(node, spec)) {
-    return departed(`node ${nodeName} no longer matches the workload's ${spec.nodeNames !== undefined ? "nodeNames" : "nodeSelector"}`)
+    return departed("NotSelected", `node ${nodeName} no longer matches the workload's ${spec.nodeNames !== undefined ? "nodeNames" : "nodeSelector"}`)
   }
   const noExecute = untolerated(node, spec, "NoExecute")
   if (noExecute !== undefined) {
     return evict(`node ${nodeName} has taint ${describeTaint(noExecute)} that the workload does not tolerate`)
   }
   const ready = node.status?.conditions?.find((condition) => condition.type === "Ready")
-  if (ready?.status !== "True") return holdNew(`node ${nodeName} is not Ready${ready?.message ? `: ${ready.message}` : ""}`)
+  if (ready?.status !== "True") return holdNew("NotReady", `node ${nodeName} is not Ready${ready?.message ? `: ${ready.message}` : ""}`)
   if (isCordoned(node) && !spec.includeUnschedulableNodes) {
-    return holdNew(`node ${nodeName} is cordoned (set includeUnschedulableNodes to use it)`)
+    return holdNew("Cordoned", `node ${nodeName} is cordoned (set includeUnschedulableNodes to use it)`)
   }
   const noSchedule = untolerated(node, spec, "NoSchedule")
   if (noSchedule !== undefined) {
-    return holdNew(`node ${nodeName} has taint ${describeTaint(noSchedule)} that the workload does not tolerate`)
+    return holdNew("Tainted", `node ${nodeName} has taint ${describeTaint(noSchedule)} that the workload does not tolerate`)
   }
   return run
 }

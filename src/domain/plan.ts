@@ -2,8 +2,9 @@ import { Duration } from "effect"
 import type { BatchWorkloadSpec, NodeStatus } from "../api/BatchWorkload.ts"
 import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
-import { type NodeDecision, nodeShouldRun } from "./nodeDecision.ts"
-import { classifyPod, podAttempt, podNodeName, podRevision } from "./pods.ts"
+import { type NodeDecision, type NodeExclusion, nodeShouldRun } from "./nodeDecision.ts"
+import { classifyPod, podAttempt, podNodeName, podRetryNodes, podRevision } from "./pods.ts"
+import type { RetryNodes } from "./retryNodes.ts"
 import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
 import type { WindowState } from "./window.ts"
 
@@ -30,6 +31,12 @@ export interface PlanInput {
   readonly retryDelayMillis: (retry: number) => number | undefined
   /** The pod name to use for a node: unique per workload and node. */
   readonly podNameFor: (nodeName: string) => string
+  /**
+   * The retry-nodes annotation, when set. Its nodes' pods must carry its value
+   * (others are replaced); `handled` false means it is new, so their recorded
+   * attempts are forgotten and they start again from attempt 1.
+   */
+  readonly retryNodes?: (RetryNodes & { readonly handled: boolean }) | undefined
 }
 
 /** Something worth an Event or a log line: a node's outcome changed. */
@@ -44,7 +51,7 @@ export interface Notice {
 
 export interface Plan {
   readonly entries: ReadonlyArray<NodeStatus>
-  readonly creates: ReadonlyArray<{ readonly nodeName: string; readonly podName: string; readonly attempt: number }>
+  readonly creates: ReadonlyArray<PodTarget>
   readonly deletes: ReadonlyArray<{ readonly pod: Pod; readonly reason: string }>
   /** The earliest moment something is due (a timeout, a retry) if nothing else happens first. */
   readonly wakeAtMillis: number | undefined
@@ -54,6 +61,14 @@ export interface Plan {
   readonly notices: ReadonlyArray<Notice>
   /** Whether new attempts could start (paused, failure budget, deadline, window), for the status. */
   readonly gate: StartGate
+}
+
+/** A pod to create: for which node and attempt, and the retry-nodes value it answers (only on those nodes). */
+export interface PodTarget {
+  readonly nodeName: string
+  readonly podName: string
+  readonly attempt: number
+  readonly retryNodes?: string
 }
 
 /** One node's share of the plan, before batch slots are handed out. */
@@ -108,14 +123,18 @@ const isSettledFor = (spec: BatchWorkloadSpec, entry: NodeStatus | undefined) =>
   spec.mode === "RunToCompletion" && entry !== undefined &&
   (entry.phase === "Succeeded" || (entry.phase === "Failed" && entry.attempts > 0))
 
-const podsByNode = (pods: ReadonlyArray<Pod>, revision: string) => {
+/** On a node named by retry-nodes, a pod made before that retry is outdated like one of an older revision. */
+const answersRetry = (pod: Pod, nodeName: string, retryNodes: RetryNodes | undefined) =>
+  retryNodes === undefined || !retryNodes.nodes.has(nodeName) || podRetryNodes(pod) === retryNodes.value
+
+const podsByNode = (pods: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
   const byNode = new Map<string, NodePods>()
   for (const pod of pods) {
     const nodeName = podNodeName(pod)
     const slot = byNode.get(nodeName) ?? { terminating: false, all: [] }
     slot.all.push(pod)
     if (pod.metadata.deletionTimestamp !== undefined) slot.terminating = true
-    else if (podRevision(pod) === revision) slot.current = pod
+    else if (podRevision(pod) === revision && answersRetry(pod, nodeName, retryNodes)) slot.current = pod
     else slot.outdated = pod
     byNode.set(nodeName, slot)
   }
@@ -328,17 +347,53 @@ const endRun = (gate: Extract<StartGate, { _tag: "Ended" }>, nodeName: string, v
   }
 }
 
-/** Which nodes the run covers, in the order they are worked on, with the decision for each. */
-const chooseNodes = (input: PlanInput, byNode: ReturnType<typeof podsByNode>) => {
-  const { spec } = input
-  const decide = (nodeName: string) => nodeShouldRun(nodeName, input.nodes.get(nodeName), spec)
-  const committed = (nodeName: string) => {
-    const entry = input.record.get(nodeName)
-    return byNode.has(nodeName) || (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(spec, entry)))
-  }
-  const chosen: Array<{ nodeName: string; decision: NodeDecision }> = []
-  const unavailable: Array<{ nodeName: string; reason: string }> = []
-  const skipped: Array<string> = []
+/** A node the run leaves out, and why. */
+export interface Exclusion {
+  readonly nodeName: string
+  readonly exclusion: NodeExclusion
+  readonly reason: string
+}
+
+/** The nodes a run covers, in the order they are worked on, and the ones it leaves out. */
+export interface NodeChoice {
+  readonly chosen: ReadonlyArray<{ readonly nodeName: string; readonly decision: NodeDecision }>
+  /** Named nodes (`nodeNames`) that cannot run: each gets a Failed entry with 0 attempts. */
+  readonly unavailable: ReadonlyArray<Exclusion>
+  /** Nodes the spec picks that cannot start a pod, for the InsufficientNodes condition. */
+  readonly skipped: ReadonlyArray<Exclusion>
+  /** Every node left out, `unavailable` and `skipped` included, in node order (named nodes: as named). */
+  readonly excluded: ReadonlyArray<Exclusion>
+  readonly desired: number
+}
+
+const excludedBy = (nodeName: string, decision: NodeDecision): Exclusion => ({
+  nodeName,
+  exclusion: decision.exclusion ?? "NotReady",
+  reason: decision.reason ?? `node ${nodeName} is not eligible`
+})
+const beyondReplicas = (nodeName: string, replicas: number): Exclusion => ({
+  nodeName,
+  exclusion: "BeyondReplicas",
+  reason: `node ${nodeName} is beyond the workload's replicas (${replicas})`
+})
+
+/**
+ * Which nodes the run covers, in the order they are worked on, with the
+ * decision for each, and why every other node is left out. `hasPod` says a
+ * node already holds the run (a pod, or a recorded attempt): those keep their
+ * place under `replicas`. `kubectl bwl plan` calls this too, so what it shows
+ * is what the operator does.
+ */
+export const chooseNodes = (
+  spec: BatchWorkloadSpec,
+  nodes: ReadonlyMap<string, Node>,
+  committed: (nodeName: string) => boolean = () => false
+): NodeChoice => {
+  const decide = (nodeName: string) => nodeShouldRun(nodeName, nodes.get(nodeName), spec)
+  const chosen: Array<NodeChoice["chosen"][number]> = []
+  const unavailable: Array<Exclusion> = []
+  const skipped: Array<Exclusion> = []
+  const excluded: Array<Exclusion> = []
 
   if (spec.nodeNames !== undefined) {
     const names = spec.nodeNames.slice(0, spec.replicas ?? spec.nodeNames.length)
@@ -346,30 +401,48 @@ const chooseNodes = (input: PlanInput, byNode: ReturnType<typeof podsByNode>) =>
       const decision = decide(nodeName)
       if (committed(nodeName) || decision.shouldStart) chosen.push({ nodeName, decision })
       else {
-        const reason = input.nodes.has(nodeName) ? decision.reason ?? "not eligible" : `node ${nodeName} not found`
-        unavailable.push({ nodeName, reason })
-        skipped.push(reason)
+        const exclusion: Exclusion = nodes.has(nodeName)
+          ? excludedBy(nodeName, decision)
+          : { nodeName, exclusion: "NotFound", reason: `node ${nodeName} not found` }
+        unavailable.push(exclusion)
+        skipped.push(exclusion)
+        excluded.push(exclusion)
       }
     }
-    return { chosen, unavailable, skipped, desired: names.length }
+    for (const nodeName of spec.nodeNames.slice(names.length)) excluded.push(beyondReplicas(nodeName, names.length))
+    return { chosen, unavailable, skipped, excluded, desired: names.length }
   }
 
-  const matching = [...input.nodes.values()].filter((node) => !decide(node.metadata.name).departed)
-    .map((node) => node.metadata.name).sort()
+  const matching: Array<string> = []
+  for (const node of [...nodes.values()].sort((a, b) => a.metadata.name < b.metadata.name ? -1 : 1)) {
+    const decision = decide(node.metadata.name)
+    if (decision.departed) excluded.push(excludedBy(node.metadata.name, decision))
+    else matching.push(node.metadata.name)
+  }
   const limit = spec.replicas ?? Infinity
   const keep = matching.filter(committed).slice(0, limit)
   const kept = new Set(keep)
   for (const nodeName of matching) {
     if (kept.has(nodeName)) continue
     const decision = decide(nodeName)
-    if (!decision.shouldStart) skipped.push(decision.reason ?? `node ${nodeName} is not eligible`)
-    else if (keep.length < limit) {
+    if (!decision.shouldStart) {
+      skipped.push(excludedBy(nodeName, decision))
+      excluded.push(excludedBy(nodeName, decision))
+    } else if (keep.length < limit) {
       keep.push(nodeName)
       kept.add(nodeName)
-    }
+    } else excluded.push(beyondReplicas(nodeName, limit))
   }
   for (const nodeName of keep.sort()) chosen.push({ nodeName, decision: decide(nodeName) })
-  return { chosen, unavailable, skipped, desired: spec.replicas ?? chosen.length }
+  excluded.sort((a, b) => a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0)
+  return { chosen, unavailable, skipped, excluded, desired: spec.replicas ?? chosen.length }
+}
+
+/** A new retry-nodes value: its nodes' entries are dropped from the record, so their run starts over. */
+const forgetRetriedNodes = (input: PlanInput): PlanInput => {
+  const retry = input.retryNodes
+  if (retry === undefined || retry.handled) return input
+  return { ...input, record: new Map([...input.record].filter(([nodeName]) => !retry.nodes.has(nodeName))) }
 }
 
 /**
@@ -378,10 +451,16 @@ const chooseNodes = (input: PlanInput, byNode: ReturnType<typeof podsByNode>) =>
  * delete, and what each node's status entry says. Read from the cluster and
  * the run's record alone, so a restarted operator plans exactly the same.
  */
-export const planWorkload = (input: PlanInput): Plan => {
-  const byNode = podsByNode(input.pods, input.revision)
+export const planWorkload = (given: PlanInput): Plan => {
+  const input = forgetRetriedNodes(given)
+  const byNode = podsByNode(input.pods, input.revision, input.retryNodes)
   const emptyPods: NodePods = { terminating: false, all: [] }
-  const { chosen, desired, skipped, unavailable } = chooseNodes(input, byNode)
+  const committed = (nodeName: string) => {
+    const entry = input.record.get(nodeName)
+    return byNode.has(nodeName) ||
+      (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(input.spec, entry)))
+  }
+  const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed)
   const chosenNames = new Set([...chosen.map((c) => c.nodeName), ...unavailable.map((u) => u.nodeName)])
 
   const verdicts = chosen.map(({ decision, nodeName }) => ({
@@ -445,7 +524,8 @@ export const planWorkload = (input: PlanInput): Plan => {
       deletes.push({ pod: start.replacing, reason: "replaced by the new revision" })
       entries.push({ nodeName, phase: "Pending", attempts: 0, podName, message: "replacing the previous revision's pod" })
     } else {
-      creates.push({ nodeName, podName, attempt: start.attempt })
+      const retryNodes = input.retryNodes?.nodes.has(nodeName) === true ? { retryNodes: input.retryNodes.value } : {}
+      creates.push({ nodeName, podName, attempt: start.attempt, ...retryNodes })
       entries.push({ nodeName, phase: "Pending", attempts: start.attempt, podName, message: `attempt ${start.attempt} of ${maxAttempts}: creating pod` })
     }
   }
@@ -474,7 +554,7 @@ export const planWorkload = (input: PlanInput): Plan => {
     deletes,
     wakeAtMillis: wakeTimes.length > 0 ? Math.min(...wakeTimes) : undefined,
     desired,
-    skipped,
+    skipped: skipped.map((exclusion) => exclusion.reason),
     notices,
     gate
   }

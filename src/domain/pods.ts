@@ -12,6 +12,8 @@ export const nodeLabel = `${group}/node`
 export const nodeAnnotation = `${group}/node`
 export const attemptAnnotation = `${group}/attempt`
 export const revisionAnnotation = `${group}/revision`
+/** On a pod made for a retry of some nodes: the retry-nodes value it answers. */
+export const retryNodesPodAnnotation = `${group}/retry-nodes`
 export const containerName = "workload"
 
 const shortHash = (text: string, length: number) => createHash("sha256").update(text).digest("hex").slice(0, length)
@@ -177,10 +179,11 @@ const operatorLabels = (workload: WorkloadRef, nodeName: string) => ({
   [nodeLabel]: labelValue(nodeName)
 })
 
-const operatorAnnotations = (nodeName: string, attempt: number, podRevision: string) => ({
+const operatorAnnotations = (nodeName: string, attempt: number, podRevision: string, retryNodes: string | undefined) => ({
   [nodeAnnotation]: nodeName,
   [attemptAnnotation]: String(attempt),
-  [revisionAnnotation]: podRevision
+  [revisionAnnotation]: podRevision,
+  ...(retryNodes !== undefined ? { [retryNodesPodAnnotation]: retryNodes } : {})
 })
 
 const ownerReferences = (workload: WorkloadRef) => [{
@@ -196,7 +199,7 @@ const ownerReferences = (workload: WorkloadRef) => [{
 export const buildPod = (
   workload: WorkloadRef,
   spec: BatchWorkloadSpec,
-  target: { readonly nodeName: string; readonly podName: string; readonly attempt: number },
+  target: { readonly nodeName: string; readonly podName: string; readonly attempt: number; readonly retryNodes?: string | undefined },
   podRevision: string
 ): Pod => {
   const { attempt, nodeName } = target
@@ -205,7 +208,7 @@ export const buildPod = (
     name: target.podName,
     namespace: workload.namespace,
     labels: { ...labels, ...operatorLabels(workload, nodeName) },
-    annotations: { ...annotations, ...operatorAnnotations(nodeName, attempt, podRevision) },
+    annotations: { ...annotations, ...operatorAnnotations(nodeName, attempt, podRevision, target.retryNodes) },
     ownerReferences: ownerReferences(workload)
   })
   if (spec.template !== undefined) {
@@ -236,6 +239,7 @@ export const buildPod = (
 
 export const podAttempt = (pod: Pod) => Number(pod.metadata.annotations?.[attemptAnnotation] ?? "1") || 1
 export const podRevision = (pod: Pod) => pod.metadata.annotations?.[revisionAnnotation]
+export const podRetryNodes = (pod: Pod) => pod.metadata.annotations?.[retryNodesPodAnnotation]
 export const podNodeName = (pod: Pod) => pod.spec?.nodeName ?? pod.metadata.annotations?.[nodeAnnotation] ?? ""
 
 /** Where one attempt stands, judged from its pod alone. */

@@ -37,6 +37,7 @@ export interface StatusInput {
   readonly generation: number
   readonly revision: string
   readonly handledRetry: string | undefined
+  readonly handledRetryNodes?: string | undefined
   readonly desired: number
   readonly skipped: ReadonlyArray<string>
   readonly nodes: ReadonlyArray<NodeStatus>
@@ -167,6 +168,7 @@ export const summarize = (input: StatusInput): BatchWorkloadStatus => {
     observedGeneration,
     revision: input.revision,
     ...(input.handledRetry !== undefined ? { handledRetry: input.handledRetry } : {}),
+    ...(input.handledRetryNodes !== undefined ? { handledRetryNodes: input.handledRetryNodes } : {}),
     desiredNodes: input.desired,
     totalNodes: total,
     succeededNodes: succeeded,

@@ -51,6 +51,8 @@ export interface ListOptions {
   /** Omitted: all namespaces (or cluster-scoped kinds). */
   readonly namespace?: string | undefined
   readonly labelSelector?: string | undefined
+  /** e.g. `metadata.name=x`: one object's list and watch, as kubectl's `get NAME --watch` does. */
+  readonly fieldSelector?: string | undefined
 }
 
 export interface WatchOptions extends ListOptions {

@@ -9,9 +9,11 @@ import {
   KubeApiError,
   KubeClient,
   LeaderElectionKubeClient,
+  type ListOptions,
   type ListResult,
   reasonForStatus,
-  type WatchEvent
+  type WatchEvent,
+  type WatchOptions
 } from "./KubeClient.ts"
 import { type ClusterAccess, type KubeConfigSource, loadClusterAccess } from "./KubeConfig.ts"
 
@@ -22,7 +24,7 @@ interface WireWatchEvent {
 }
 
 /** TLS options without the unset ones (Node's agent treats a present `undefined` differently from absent for some keys). */
-const definedOnly = <T extends object>(options: T): Partial<T> =>
+export const definedOnly = <T extends object>(options: T): Partial<T> =>
   Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
 
 interface ResourcePath {
@@ -67,7 +69,7 @@ const describeCause = (cause: unknown): string => {
 }
 
 /** The API server's Status object for a failed request: its message, and its reason when it is one we tell apart. */
-const statusError = (status: number, body: string) => {
+export const statusError = (status: number, body: string) => {
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
@@ -234,8 +236,10 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
         (limited) => Effect.andThen(waitForToken, limited)
       )
 
-    const selectorQuery = (labelSelector: string | undefined): Record<string, string> =>
-      labelSelector !== undefined ? { labelSelector } : {}
+    const selectorQuery = (selectors: ListOptions): Record<string, string> => ({
+      ...(selectors.labelSelector !== undefined ? { labelSelector: selectors.labelSelector } : {}),
+      ...(selectors.fieldSelector !== undefined ? { fieldSelector: selectors.fieldSelector } : {})
+    })
 
     return KubeClient.of({
       get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
@@ -243,7 +247,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
           Effect.map((object) => object as Kinds[K])
         ),
 
-      list: <K extends Kind>(kind: K, listOptions: { namespace?: string | undefined; labelSelector?: string | undefined }) =>
+      list: <K extends Kind>(kind: K, listOptions: ListOptions) =>
         Effect.gen(function*() {
           const items: Array<Kinds[K]> = []
           let continueToken: string | undefined
@@ -251,7 +255,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
           do {
             const page = yield* request("list", kind, "GET", collectionPath(kind, listOptions.namespace), {
               query: {
-                ...selectorQuery(listOptions.labelSelector),
+                ...selectorQuery(listOptions),
                 limit: "500",
                 ...(continueToken !== undefined ? { continue: continueToken } : {})
               }
@@ -267,7 +271,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
 
       watch: <K extends Kind>(
         kind: K,
-        watchOptions: { namespace?: string | undefined; labelSelector?: string | undefined; resourceVersion: string }
+        watchOptions: WatchOptions
       ) =>
         Stream.callback<WatchEvent<Kinds[K]>, KubeApiError>((queue) =>
           Effect.gen(function*() {
@@ -291,7 +295,8 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
               resourceVersion: watchOptions.resourceVersion,
               allowWatchBookmarks: "true",
               timeoutSeconds: String(options.watchTimeoutSeconds),
-              labelSelector: watchOptions.labelSelector
+              labelSelector: watchOptions.labelSelector,
+              fieldSelector: watchOptions.fieldSelector
             })
             const headers = yield* headersFor(undefined)
             const aborter = yield* Effect.acquireRelease(

@@ -4,8 +4,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { BatchWorkloadSpec, type NodeStatus } from "../../src/api/BatchWorkload.ts"
 import type { Node, Pod } from "../../src/api/core.ts"
-import { type PlanInput, planWorkload } from "../../src/domain/plan.ts"
+import { chooseNodes, type PlanInput, planWorkload } from "../../src/domain/plan.ts"
 import { buildPod } from "../../src/domain/pods.ts"
+import { parseRetryNodes } from "../../src/domain/retryNodes.ts"
 import { fakeNode } from "./support/FakeCluster.ts"
 
 const spec = (fields: Record<string, unknown>) => Schema.decodeUnknownSync(BatchWorkloadSpec)({ image: "busybox", ...fields })
@@ -29,8 +30,13 @@ const plan = (fields: Record<string, unknown>, nodes: ReadonlyArray<Node>, more:
 const entries = (result: ReturnType<typeof planWorkload>) => result.entries.map((e) => `${e.nodeName}:${e.phase}`)
 
 /** A pod of this workload on `nodeName`, created at `createdAt`, with the given status. */
-const pod = (nodeName: string, status: Pod["status"], options: { attempt?: number; createdAt?: number; rev?: string } = {}): Pod => {
-  const built = buildPod(ref, spec({}), { nodeName, podName: `w-${nodeName}`, attempt: options.attempt ?? 1 }, options.rev ?? revision)
+const pod = (
+  nodeName: string,
+  status: Pod["status"],
+  options: { attempt?: number; createdAt?: number; rev?: string; retryNodes?: string } = {}
+): Pod => {
+  const target = { nodeName, podName: `w-${nodeName}`, attempt: options.attempt ?? 1, retryNodes: options.retryNodes }
+  const built = buildPod(ref, spec({}), target, options.rev ?? revision)
   return {
     ...built,
     metadata: { ...built.metadata, uid: `pod-${nodeName}`, creationTimestamp: new Date(options.createdAt ?? 90_000).toISOString() },
@@ -156,4 +162,114 @@ describe("what a run does next", () => {
     assert.match(result.entries[0]?.message ?? "", /replacing the previous revision's pod/)
     assert.deepStrictEqual(result.creates, [])
   })
+})
+
+describe("why a node is left out (what kubectl bwl plan shows)", () => {
+  const edge = { pool: "edge" }
+  const nodes = new Map([
+    fakeNode("a", { labels: edge }),
+    fakeNode("b", { labels: edge }),
+    fakeNode("c", { labels: {} }),
+    fakeNode("d", { labels: edge, ready: false }),
+    fakeNode("e", { labels: edge, unschedulable: true }),
+    fakeNode("f", { labels: edge, taints: [{ key: "gpu", effect: "NoSchedule" }] }),
+    fakeNode("g", { labels: edge, taints: [{ key: "drain", effect: "NoExecute" }] })
+  ].map((node) => [node.metadata.name, node]))
+  const rows: ReadonlyArray<{ name: string; fields: Record<string, unknown>; chosen: Array<string>; excluded: Array<string> }> = [
+    {
+      name: "by selector: label mismatch, NotReady, cordoned, tainted (NoSchedule and NoExecute), beyond replicas",
+      fields: { nodeSelector: edge, replicas: 1 },
+      chosen: ["a"],
+      excluded: ["b:BeyondReplicas", "c:NotSelected", "d:NotReady", "e:Cordoned", "f:Tainted", "g:Tainted"]
+    },
+    {
+      name: "by name: as named, a missing name, and names beyond replicas",
+      fields: { nodeNames: ["b", "zz", "d", "a"], replicas: 3 },
+      chosen: ["b"],
+      excluded: ["zz:NotFound", "d:NotReady", "a:BeyondReplicas"]
+    },
+    { name: "tolerations and includeUnschedulableNodes let nodes in", fields: { nodeSelector: edge, includeUnschedulableNodes: true, tolerations: [{ operator: "Exists" }] }, chosen: ["a", "b", "e", "f", "g"], excluded: ["c:NotSelected", "d:NotReady"] }
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      const choice = chooseNodes(spec(row.fields), nodes)
+      assert.deepStrictEqual(choice.chosen.map((c) => c.nodeName), row.chosen)
+      assert.deepStrictEqual(choice.excluded.map((e) => `${e.nodeName}:${e.exclusion}`), row.excluded)
+    })
+  }
+
+  it("the operator's InsufficientNodes reasons are the exclusions of nodes it was asked for", () => {
+    const result = plan({ nodeSelector: edge }, [...nodes.values()])
+    assert.deepStrictEqual(result.skipped.length, 4)
+    assert.notMatch(result.skipped.join("\n"), /node c /)
+  })
+})
+
+describe("retry-nodes: a new attempt for some nodes only", () => {
+  const three = [fakeNode("a"), fakeNode("b"), fakeNode("c")]
+  const done: Pod["status"] = { phase: "Succeeded", containerStatuses: [{ name: "workload", state: { terminated: { exitCode: 0 } } }] }
+  const failedFor = (nodeName: string): NodeStatus => ({ nodeName, phase: "Failed", attempts: 1, podName: `w-${nodeName}`, message: "failed after 1 attempt" })
+  const succeededOn = (nodeName: string): NodeStatus => ({ nodeName, phase: "Succeeded", attempts: 1, podName: `w-${nodeName}`, message: "pod completed" })
+  const fields = { mode: "RunToCompletion", maxRetries: 0, batchSize: 3 }
+  const record = new Map([["a", succeededOn("a")], ["b", failedFor("b")], ["c", failedFor("c")]])
+  const retry = (value: string, handled: boolean) => {
+    const parsed = parseRetryNodes(value)
+    return parsed !== undefined ? { ...parsed, handled } : undefined
+  }
+
+  it("parses token:node,node and ignores a value without a token or nodes", () => {
+    assert.deepStrictEqual([...(parseRetryNodes("17:b, c")?.nodes ?? [])], ["b", "c"])
+    assert.isUndefined(parseRetryNodes("b,c"))
+    assert.isUndefined(parseRetryNodes("17:"))
+    assert.isUndefined(parseRetryNodes(undefined))
+  })
+
+  const rows: ReadonlyArray<{ name: string; value: string; handled: boolean; pods: Array<Pod>; deletes: Array<string>; creates: Array<string>; phases: Array<string> }> = [
+    {
+      name: "a new value forgets the named nodes' attempts and replaces their failed pods; the others keep their record",
+      value: "1:b,c",
+      handled: false,
+      pods: [pod("a", done), pod("b", failed), pod("c", failed)],
+      deletes: ["w-b", "w-c"],
+      creates: [],
+      phases: ["a:Succeeded:1", "b:Pending:0", "c:Pending:0"]
+    },
+    {
+      name: "once the old pods are gone, only the named nodes get attempt 1, marked with the value",
+      value: "1:b",
+      handled: true,
+      pods: [pod("a", done)],
+      deletes: [],
+      creates: ["b:1:1:b"],
+      phases: ["a:Succeeded:1", "b:Pending:1", "c:Failed:1"]
+    },
+    {
+      name: "a pod that answers the value is the node's current attempt",
+      value: "1:b",
+      handled: true,
+      pods: [pod("a", done), pod("b", done, { retryNodes: "1:b" }), pod("c", failed)],
+      deletes: [],
+      creates: [],
+      phases: ["a:Succeeded:1", "b:Succeeded:1", "c:Failed:1"]
+    },
+    {
+      name: "once handled, a retried attempt that fails stays failed: the value is acted on once",
+      value: "1:c",
+      handled: true,
+      pods: [pod("a", done), pod("c", failed, { retryNodes: "1:c" })],
+      deletes: [],
+      creates: [],
+      phases: ["a:Succeeded:1", "b:Failed:1", "c:Failed:1"]
+    }
+  ]
+  for (const row of rows) {
+    it(row.name, () => {
+      // After a handled retry the record holds what the previous pass wrote for the named nodes.
+      const given = row.handled && row.value === "1:b" ? new Map([...record].filter(([name]) => name !== "b")) : record
+      const result = plan(fields, three, { pods: row.pods, record: given, retryNodes: retry(row.value, row.handled) })
+      assert.deepStrictEqual(result.deletes.map((d) => d.pod.metadata.name), row.deletes)
+      assert.deepStrictEqual(result.creates.map((c) => `${c.nodeName}:${c.attempt}:${c.retryNodes ?? ""}`), row.creates)
+      assert.deepStrictEqual(result.entries.map((e) => `${e.nodeName}:${e.phase}:${e.attempts}`), row.phases)
+    })
+  }
 })
