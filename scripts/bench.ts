@@ -19,6 +19,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import * as k8s from "@kubernetes/client-node"
+import { formatRenderFigure, measureStatusRender } from "./bench-plugin.ts"
 import { createFakeNodes, freePort, kubectl, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -978,6 +979,8 @@ const main = async (): Promise<void> => {
       say(`${contender}: done, cleaned up (${seconds(performance.now() - started).toFixed(0)} s in all)`)
     }
     printTable(rows, settings.nodes, settings.batchSize)
+    // The plugin's figure (issue: a 5,000-node status drawn within a second of arriving), in process.
+    console.log(`\n${formatRenderFigure(measureStatusRender(Math.max(5000, settings.nodes)))}`)
   } finally {
     process.removeListener("SIGINT", onSignal)
     process.removeListener("SIGTERM", onSignal)
