@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { goDuration } from "./GoDuration.ts"
-import { MaintenanceWindow } from "./MaintenanceWindow.ts"
+import { MaintenanceWindow, timeZoneName } from "./MaintenanceWindow.ts"
+import { CronSchedule } from "./Schedule.ts"
 import { PodTemplateSpec } from "./PodTemplate.ts"
 
 export const group = "batch.example.com"
@@ -103,6 +104,22 @@ export type FailurePolicy = typeof FailurePolicy.Type
 
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
+/**
+ * Forbid: a tick that comes while a run is under way is skipped (RunSkipped).
+ * Replace: the run under way ends (its pods are replaced) and a new one starts.
+ * There is no CronJob-style Allow: a workload has one pod per node, so two runs
+ * cannot overlap.
+ */
+export const ConcurrencyPolicy = Schema.Literals(["Forbid", "Replace"])
+export type ConcurrencyPolicy = typeof ConcurrencyPolicy.Type
+
+/**
+ * Defaults of the schedule fields, applied by the decoder only: the CRD does
+ * not default them, so the stored spec of a workload without a schedule does
+ * not grow fields that mean nothing to it.
+ */
+export const scheduleDefaults = { concurrencyPolicy: "Forbid", runHistoryLimit: 30, runOnCreate: false } as const
+
 export const WorkloadMode = Schema.Literals(["LongRunning", "RunToCompletion"])
 export type WorkloadMode = typeof WorkloadMode.Type
 
@@ -162,12 +179,41 @@ export const BatchWorkloadSpec = Schema.Struct({
   )),
   ttlSecondsAfterFinished: Schema.optionalKey(NonNegativeInt.pipe(
     describe("RunToCompletion: delete the run's pods this long after it finished. The workload and its status stay as the record.")
-  ))
-}).check(Schema.makeFilter((spec) =>
-  // The CRD's CEL rules say the same at admission; this catches a resource stored under an older CRD.
-  spec.image !== undefined || spec.template !== undefined ? undefined : { path: ["image"], issue: "image is required (or a pod template in template)" }
-))
+  )),
+  schedule: Schema.optionalKey(CronSchedule),
+  timeZone: Schema.optionalKey(timeZoneName({ description: "IANA time zone the schedule is read in, such as Europe/Berlin. Default UTC." })),
+  runOnCreate: Schema.Boolean.pipe(
+    describe("With a schedule: also run once when the workload is created (after runOnCreateDelay), not only at the first tick. Default false."),
+    withDefault(scheduleDefaults.runOnCreate)
+  ),
+  runOnCreateDelay: Schema.optionalKey(goDuration("How long after the workload's creation the runOnCreate run starts, as a Go duration. Default 0s.")),
+  concurrencyPolicy: ConcurrencyPolicy.pipe(
+    describe("A tick while a run is under way: Forbid (default) skips it, Replace ends the run and starts a new one."),
+    withDefault(scheduleDefaults.concurrencyPolicy)
+  ),
+  startingDeadlineSeconds: Schema.optionalKey(NonNegativeInt.pipe(
+    describe("A tick missed (say, while the operator was down) still starts a run if at most this many seconds late; later ones are skipped. Default: no limit.")
+  )),
+  runHistoryLimit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })).pipe(
+    describe("How many runs status.runHistory keeps, newest first (1-100). Default 30."),
+    withDefault(scheduleDefaults.runHistoryLimit)
+  )
+}).check(
+  // The CRD's CEL rules say the same at admission; these catch a resource stored under an older CRD.
+  Schema.makeFilter((spec) =>
+    spec.image !== undefined || spec.template !== undefined ? undefined : { path: ["image"], issue: "image is required (or a pod template in template)" }
+  ),
+  Schema.makeFilter((spec) =>
+    spec.schedule === undefined || spec.mode === "RunToCompletion" ? undefined : { path: ["schedule"], issue: scheduleNeedsRunToCompletion }
+  )
+)
 export type BatchWorkloadSpec = typeof BatchWorkloadSpec.Type
+
+const scheduleNeedsRunToCompletion =
+  "a schedule needs mode RunToCompletion: a LongRunning workload's pods keep running, so there is no run to repeat"
+
+/** Fields that only mean something with spec.schedule. */
+const scheduleFields = ["timeZone", "runOnCreateDelay", "concurrencyPolicy", "startingDeadlineSeconds", "runHistoryLimit"] as const
 
 /** Validation the OpenAPI schema cannot express, as CEL rules on the spec object (run by the API server). */
 export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonly message: string; readonly fieldPath?: string }> = [
@@ -185,6 +231,11 @@ export const specValidationRules: ReadonlyArray<{ readonly rule: string; readonl
   {
     rule: "!has(self.nodeNames) || !has(self.replicas) || self.replicas <= size(self.nodeNames)",
     message: "replicas must not exceed the number of nodeNames"
+  },
+  { rule: "!has(self.schedule) || self.mode == 'RunToCompletion'", message: scheduleNeedsRunToCompletion, fieldPath: ".schedule" },
+  {
+    rule: `has(self.schedule) || !(${["runOnCreate", ...scheduleFields].map((field) => `has(self.${field})`).join(" || ")})`,
+    message: `runOnCreate, ${scheduleFields.join(", ")} apply to a schedule: set spec.schedule too`
   }
 ]
 
@@ -210,6 +261,26 @@ export const NodeStatus = Schema.Struct({
   nextAttemptTime: Schema.optionalKey(Schema.String.pipe(describe("When the node's next attempt may start, while it waits out its backoff.")))
 })
 export type NodeStatus = typeof NodeStatus.Type
+
+/** How a run came about: a tick of the schedule, runOnCreate, or the retry annotation. */
+export const RunTrigger = Schema.Literals(["Schedule", "Create", "Manual"])
+export type RunTrigger = typeof RunTrigger.Type
+/** Replaced: a newer run (concurrencyPolicy Replace, or the retry annotation) ended it. */
+export const RunOutcome = Schema.Literals(["Running", "Succeeded", "Failed", "Replaced"])
+export type RunOutcome = typeof RunOutcome.Type
+
+export const RunRecord = Schema.Struct({
+  executionId: Schema.String,
+  trigger: RunTrigger,
+  scheduledTime: Schema.optionalKey(Schema.String.pipe(describe("The tick (or runOnCreate moment) the run was started for."))),
+  startTime: Schema.String,
+  completionTime: Schema.optionalKey(Schema.String),
+  outcome: RunOutcome,
+  totalNodes: Schema.Int,
+  succeededNodes: Schema.Int,
+  failedNodes: Schema.Int
+})
+export type RunRecord = typeof RunRecord.Type
 
 export const Condition = Schema.Struct({
   type: Schema.String,
@@ -237,7 +308,11 @@ export const BatchWorkloadStatus = Schema.Struct({
   startTime: Schema.optionalKey(Schema.String),
   completionTime: Schema.optionalKey(Schema.String),
   nodeStatus: Schema.optionalKey(Schema.Array(NodeStatus)),
-  conditions: Schema.optionalKey(Schema.Array(Condition))
+  conditions: Schema.optionalKey(Schema.Array(Condition)),
+  executionId: Schema.optionalKey(Schema.String.pipe(describe("With a schedule: the id of the current run (or the last one)."))),
+  lastScheduleTime: Schema.optionalKey(Schema.String.pipe(describe("With a schedule: the last tick acted on, run or skipped."))),
+  nextScheduleTime: Schema.optionalKey(Schema.String.pipe(describe("With a schedule: when the next tick falls."))),
+  runHistory: Schema.optionalKey(Schema.Array(RunRecord).pipe(describe("With a schedule: the last runHistoryLimit runs, newest first.")))
 })
 export type BatchWorkloadStatus = typeof BatchWorkloadStatus.Type
 
@@ -249,5 +324,6 @@ export const printerColumns = [
   { name: "Running", type: "integer", jsonPath: ".status.runningNodes", priority: 1 },
   { name: "Batch", type: "integer", jsonPath: ".spec.batchSize", priority: 1 },
   { name: "Image", type: "string", jsonPath: ".spec.image", priority: 1 },
+  { name: "Last Schedule", type: "date", jsonPath: ".status.lastScheduleTime", priority: 1 },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
 ] as const

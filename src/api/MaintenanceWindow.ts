@@ -75,12 +75,19 @@ export const defaultTimeZone = "UTC"
 /**
  * An IANA time-zone name from {@link timeZoneNames}. Branded so that only a
  * decoded name reaches the window arithmetic, which relies on Intl knowing it.
+ * The `default` annotation becomes the CRD's default: `spec.schedule`'s zone
+ * has none, so a workload without a schedule stores no time zone.
  */
-export const TimeZoneName = Schema.Literals(timeZoneNames).annotate({
+export const timeZoneName = (annotations: { readonly description: string; readonly default?: string }) =>
+  Schema.Literals(timeZoneNames).annotate({
+    ...annotations,
+    message: "unknown time zone: expected an IANA name such as Europe/Berlin, America/New_York or UTC"
+  }).pipe(Schema.brand("TimeZoneName"))
+
+export const TimeZoneName = timeZoneName({
   description: "IANA time zone the times are read in, such as Europe/Berlin or America/New_York. Default UTC.",
-  default: defaultTimeZone,
-  message: "unknown time zone: expected an IANA name such as Europe/Berlin, America/New_York or UTC"
-}).pipe(Schema.brand("TimeZoneName"))
+  default: defaultTimeZone
+})
 export type TimeZoneName = typeof TimeZoneName.Type
 
 const emptyWindowMessage =

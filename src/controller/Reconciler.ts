@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Metric, Option, Schema } from "effect"
+import { Clock, type Cron, Duration, Effect, Metric, Option, Result, Schema } from "effect"
 import {
   type BatchWorkloadSpec,
   BatchWorkloadSpec as SpecSchema,
@@ -15,6 +15,19 @@ import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadIm
 import { alreadyRejected, podRejectedReason, podRejectedStatus, type PreflightTarget, preflightRetryMillis, preflightTarget } from "../domain/preflight.ts"
 import { parseRetryNodes } from "../domain/retryNodes.ts"
 import { isoAt } from "../domain/rollout.ts"
+import {
+  awaitingFirstRunStatus,
+  decideRun,
+  isRunActive,
+  markReplaced,
+  type RunOrigin,
+  runOnCreateAt,
+  runRecordOf,
+  type RunSkip,
+  type RunStart,
+  scheduleOf,
+  withRun
+} from "../domain/schedule.ts"
 import { invalidSpecStatus, type StatusInput, summarize } from "../domain/status.ts"
 import { windowState } from "../domain/window.ts"
 import { type KubeApiError, KubeClient } from "../kube/KubeClient.ts"
@@ -56,6 +69,12 @@ const done: ReconcileResult = {}
 const after = (millis: number): ReconcileResult => ({ requeueAfter: Duration.millis(Math.max(0, millis)) })
 const sooner = (a: ReconcileResult, b: ReconcileResult): ReconcileResult =>
   a.requeueAfter === undefined ? b : b.requeueAfter === undefined ? a : Duration.isLessThan(a.requeueAfter, b.requeueAfter) ? a : b
+
+/** An RFC 3339 time from the cluster in epoch millis, or undefined when absent or unreadable. */
+const millisOf = (time: string | undefined) => {
+  const millis = Date.parse(time ?? "")
+  return Number.isNaN(millis) ? undefined : millis
+}
 
 const isFinal = (phase: BatchWorkloadStatus["phase"]) => phase === "Succeeded" || phase === "Failed" || phase === "Degraded"
 
@@ -228,10 +247,18 @@ export const makeReconciler = Effect.gen(function*() {
   }
 
   /** The run's pod is refused: nothing is created or deleted, the status says why (one Event), and the check is repeated. */
-  const reportRejected = (memory: Memory, workload: BatchWorkloadObject, input: StatusInput, plan: Plan, message: string, nowMillis: number) =>
+  const reportRejected = (
+    memory: Memory,
+    workload: BatchWorkloadObject,
+    input: StatusInput,
+    plan: Plan,
+    message: string,
+    nowMillis: number,
+    decorate: (status: BatchWorkloadStatus) => BatchWorkloadStatus
+  ) =>
     Effect.gen(function*() {
       const ref = workloadRef(workload.metadata)
-      const status = podRejectedStatus(input, plan, message)
+      const status = decorate(podRejectedStatus(input, plan, message))
       if (!alreadyRejected(input.previous, message)) {
         yield* events.record(ref, "Warning", podRejectedReason, message)
         yield* Effect.logInfo(`the API server refused the run's pod: ${message}`)
@@ -241,24 +268,32 @@ export const makeReconciler = Effect.gen(function*() {
       return sooner(flushed, after(preflightRetryMillis(input.previous, nowMillis)))
     })
 
-  const sync = (key: string, workload: BatchWorkloadObject, spec: BatchWorkloadSpec) =>
+  /** What one pass over a run is given: the run's revision, and what the schedule adds to its status. */
+  interface RunPass {
+    readonly memory: Memory
+    readonly workload: BatchWorkloadObject
+    readonly spec: BatchWorkloadSpec
+    readonly previous: BatchWorkloadStatus | undefined
+    readonly revision: string
+    readonly handledRetry: string | undefined
+    /** Adds the schedule's fields to the status computed for the run. */
+    readonly decorate: (status: BatchWorkloadStatus) => BatchWorkloadStatus
+    /**
+     * The schedule's Events, said before the status is written: the write
+     * records the decision (in memory at once), so a write that fails and is
+     * retried must not be the only chance to say it.
+     */
+    readonly announce: Effect.Effect<void>
+  }
+
+  /** Plans the run from the cluster and its record, acts on the plan, writes the status, and says when to look again. */
+  const runPass = (pass: RunPass) =>
     Effect.gen(function*() {
+      const { decorate, memory, previous, revision, spec, workload } = pass
       const ref = workloadRef(workload.metadata)
-      const memory = memoryOf(key, workload)
-      const previous = recordOf(memory, workload)
-      const retryToken = workload.metadata.annotations?.[retryAnnotation] ?? ""
-      const revision = podRevisionOf(spec, retryToken)
       const generation = workload.metadata.generation ?? 0
       const retryNodes = parseRetryNodes(workload.metadata.annotations?.[retryNodesAnnotation])
       const retryNodesHandled = retryNodes === undefined || previous?.handledRetryNodes === retryNodes.value
-      const settled = spec.mode === "RunToCompletion" && previous?.revision === revision && retryNodesHandled &&
-        previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
-      // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
-      if (settled) {
-        const flushed = yield* flushStatus(memory, workload, previous, previous, true)
-        return sooner(flushed, yield* cleanUpFinished(ref, spec, previous))
-      }
-
       const nowMillis = yield* Clock.currentTimeMillis
       const startedAt = previous?.revision === revision ? Date.parse(previous.startTime ?? "") : Number.NaN
       const runStartedAtMillis = Number.isNaN(startedAt) ? nowMillis : startedAt
@@ -283,7 +318,7 @@ export const makeReconciler = Effect.gen(function*() {
       const statusInput: StatusInput = {
         generation,
         revision,
-        handledRetry: retryToken === "" ? previous?.handledRetry : retryToken,
+        handledRetry: pass.handledRetry,
         handledRetryNodes: retryNodes?.value ?? previous?.handledRetryNodes,
         desired: plan.desired,
         skipped: plan.skipped,
@@ -294,12 +329,13 @@ export const makeReconciler = Effect.gen(function*() {
       }
       const target = preflightTarget(plan, record, revision)
       const refusal = target !== undefined ? yield* preflight(ref, spec, target, revision) : undefined
-      if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis)
+      yield* pass.announce
+      if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis, decorate)
 
       // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
       yield* act(ref, spec, revision, plan)
 
-      const status = summarize(statusInput)
+      const status = decorate(summarize(statusInput))
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
       yield* announceRun(ref, spec, previous, status)
       const urgent = status.phase !== previous?.phase || previous?.revision !== revision
@@ -309,6 +345,107 @@ export const makeReconciler = Effect.gen(function*() {
       // Anything created or deleted comes back through the pod watch; a deadline or a held-back write comes back here.
       const finished = spec.mode === "RunToCompletion" && (status.phase === "Succeeded" || status.phase === "Failed")
       return sooner(sooner(flushed, wake), finished ? yield* cleanUpFinished(ref, spec, status) : done)
+    })
+
+  /** RunScheduled and RunSkipped. */
+  const announceSchedule = (ref: WorkloadRef, action: RunStart | RunSkip | undefined) =>
+    Effect.gen(function*() {
+      if (action === undefined) return
+      if (action._tag === "Skip") {
+        yield* events.record(ref, "Warning", "RunSkipped", action.message)
+        return yield* Effect.logInfo(action.message)
+      }
+      const why = action.trigger === "Manual" ? "by the retry annotation" : action.trigger === "Create" ? "on create (runOnCreate)" : `for the tick at ${isoAt(action.scheduledAtMillis)}`
+      const message = `run ${action.executionId} started ${why}${action.replaces !== undefined ? `, replacing run ${action.replaces}` : ""}`
+      yield* events.record(ref, "Normal", "RunScheduled", message)
+      yield* Effect.logInfo(message)
+    })
+
+  /**
+   * A workload with a schedule: decide whether a run starts (or a tick is
+   * skipped), then run the current one like any RunToCompletion run, under a
+   * revision that includes its execution id, so a new run replaces the last
+   * one's pods just as the retry annotation does.
+   */
+  const syncScheduled = (key: string, workload: BatchWorkloadObject, spec: BatchWorkloadSpec, cron: Cron.Cron) =>
+    Effect.gen(function*() {
+      const ref = workloadRef(workload.metadata)
+      const memory = memoryOf(key, workload)
+      const previous = recordOf(memory, workload)
+      const generation = workload.metadata.generation ?? 0
+      const retryToken = workload.metadata.annotations?.[retryAnnotation] ?? ""
+      const nowMillis = yield* Clock.currentTimeMillis
+      const now = isoAt(nowMillis)
+      const createdAtMillis = millisOf(workload.metadata.creationTimestamp) ?? nowMillis
+      const current = previous?.executionId
+      const decision = decideRun({
+        cron,
+        createdAtMillis,
+        lastScheduleMillis: millisOf(previous?.lastScheduleTime),
+        startingDeadlineSeconds: spec.startingDeadlineSeconds,
+        concurrencyPolicy: spec.concurrencyPolicy,
+        runOnCreateAtMillis: runOnCreateAt(spec, createdAtMillis),
+        currentRun: current !== undefined ? { executionId: current, active: isRunActive(previous?.phase) } : undefined,
+        pendingRetry: retryToken !== "" && retryToken !== previous?.handledRetry ? retryToken : undefined,
+        nowMillis
+      })
+      const started = decision.action?._tag === "Start" ? decision.action : undefined
+      const wake = after(decision.wakeAtMillis - nowMillis)
+      const scheduleFields = {
+        ...(decision.lastScheduleMillis !== undefined ? { lastScheduleTime: isoAt(decision.lastScheduleMillis) } : {}),
+        nextScheduleTime: isoAt(decision.nextScheduleMillis)
+      }
+      const executionId = started?.executionId ?? current
+      if (executionId === undefined) {
+        const status = { ...awaitingFirstRunStatus(previous, generation, decision.wakeAtMillis, now), ...scheduleFields }
+        yield* announceSchedule(ref, decision.action)
+        const flushed = yield* flushStatus(memory, workload, status, previous, true)
+        return sooner(flushed, wake)
+      }
+
+      const history = started?.replaces !== undefined ? markReplaced(previous?.runHistory ?? [], started.replaces, now) : previous?.runHistory ?? []
+      const origin: RunOrigin = started !== undefined
+        ? { executionId, trigger: started.trigger, scheduledTime: isoAt(started.scheduledAtMillis) }
+        : history.find((entry) => entry.executionId === executionId) ?? { executionId, trigger: "Schedule" }
+      const handledRetry = started?.trigger === "Manual" ? retryToken : previous?.handledRetry
+      const decorate = (status: BatchWorkloadStatus): BatchWorkloadStatus => ({
+        ...status,
+        ...(handledRetry !== undefined ? { handledRetry } : {}),
+        executionId,
+        ...scheduleFields,
+        runHistory: withRun(history, runRecordOf(origin, status, now), spec.runHistoryLimit)
+      })
+
+      // The run is over: nothing happens until the next tick, whatever the spec says now (the next run uses it).
+      if (started === undefined && previous !== undefined && isFinal(previous.phase)) {
+        yield* announceSchedule(ref, decision.action)
+        const flushed = yield* flushStatus(memory, workload, decorate({ ...previous, observedGeneration: generation }), previous, true)
+        return sooner(sooner(flushed, wake), yield* cleanUpFinished(ref, spec, previous))
+      }
+      const announce = announceSchedule(ref, decision.action)
+      const result = yield* runPass({ memory, workload, spec, previous, revision: podRevisionOf(spec, executionId), handledRetry, decorate, announce })
+      return sooner(result, wake)
+    })
+
+  const sync = (key: string, workload: BatchWorkloadObject, spec: BatchWorkloadSpec) =>
+    Effect.gen(function*() {
+      const ref = workloadRef(workload.metadata)
+      const memory = memoryOf(key, workload)
+      const previous = recordOf(memory, workload)
+      const retryToken = workload.metadata.annotations?.[retryAnnotation] ?? ""
+      const revision = podRevisionOf(spec, retryToken)
+      const generation = workload.metadata.generation ?? 0
+      const retryNodes = parseRetryNodes(workload.metadata.annotations?.[retryNodesAnnotation])
+      const retryNodesHandled = retryNodes === undefined || previous?.handledRetryNodes === retryNodes.value
+      const settled = spec.mode === "RunToCompletion" && previous?.revision === revision && retryNodesHandled &&
+        previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
+      // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
+      if (settled) {
+        const flushed = yield* flushStatus(memory, workload, previous, previous, true)
+        return sooner(flushed, yield* cleanUpFinished(ref, spec, previous))
+      }
+      const handledRetry = retryToken === "" ? previous?.handledRetry : retryToken
+      return yield* runPass({ memory, workload, spec, previous, revision, handledRetry, decorate: (status) => status, announce: Effect.void })
     })
 
   const removeFinalizer = (workload: BatchWorkloadObject) =>
@@ -369,7 +506,11 @@ export const makeReconciler = Effect.gen(function*() {
         if (decoded._tag === "Failure") {
           return yield* reportInvalidSpec(key, workload, `spec is invalid: ${decoded.failure.message.replaceAll("\n", " ")}`)
         }
-        return yield* sync(key, workload, decoded.success)
+        const spec = decoded.success
+        const schedule = scheduleOf(spec)
+        if (schedule === undefined) return yield* sync(key, workload, spec)
+        if (Result.isFailure(schedule)) return yield* reportInvalidSpec(key, workload, `spec is invalid: ${schedule.failure}`)
+        return yield* syncScheduled(key, workload, spec, schedule.success)
       }).pipe(
         Effect.withSpan("BatchWorkload.reconcile", { attributes: { "workload.key": key } }),
         Effect.annotateLogs({ workload: key })

@@ -41,6 +41,11 @@ const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
   ["window-time", "  image: busybox\n  window:\n    startTime: \"24:00\"\n    endTime: \"04:00\"", /spec.window.startTime: Invalid value: "24:00": spec.window.startTime in body should match/],
   ["window-empty", "  image: busybox\n  window:\n    startTime: \"09:00\"\n    endTime: \"09:00\"", /spec.window: Invalid value: "object": startTime and endTime must differ/],
   ["ttl-negative", "  image: busybox\n  ttlSecondsAfterFinished: -1", /spec.ttlSecondsAfterFinished in body should be greater than or equal to 0/],
+  ["schedule-long-running", "  image: busybox\n  schedule: \"42 3 * * *\"", /spec.schedule: Invalid value: "object": a schedule needs mode RunToCompletion/],
+  ["schedule-six-fields", "  image: busybox\n  mode: RunToCompletion\n  schedule: \"0 42 3 * * *\"", /spec.schedule: Invalid value: "0 42 3 \* \* \*": spec.schedule in body should match/],
+  ["schedule-zone", "  image: busybox\n  mode: RunToCompletion\n  schedule: \"42 3 * * *\"\n  timeZone: Mars/Olympus", /spec.timeZone: Unsupported value: "Mars\/Olympus"/],
+  ["schedule-policy", "  image: busybox\n  mode: RunToCompletion\n  schedule: \"42 3 * * *\"\n  concurrencyPolicy: Allow", /spec.concurrencyPolicy: Unsupported value: "Allow"/],
+  ["schedule-fields-alone", "  image: busybox\n  mode: RunToCompletion\n  runOnCreate: true", /runOnCreate, timeZone, .* apply to a schedule: set spec.schedule too/],
   [
     "quantity-unit",
     "  image: busybox\n  resources:\n    requests:\n      memory: 64MB",
