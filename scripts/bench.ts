@@ -614,6 +614,8 @@ const runOperator = async (bench: Bench, batchSize: number): Promise<Row> => {
       String(metricsPort),
       "--health-port",
       String(healthPort),
+      "--callback-port",
+      "0",
       "--kube-api-qps",
       String(settings.qps),
       "--kube-api-burst",

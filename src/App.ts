@@ -5,11 +5,13 @@ import { optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { makeLeaderElector } from "./controller/LeaderElection.ts"
 import { StatusFlushInterval } from "./controller/StatusFlush.ts"
+import { callbackServer } from "./http/Callback.ts"
 import { healthServer, metricsServer, Readiness } from "./http/Http.ts"
 import { kubeClientLayer } from "./kube/KubeClientLive.ts"
 import { Caches, WatchNamespace } from "./services/Caches.ts"
 import { EventRecorder, InstanceName } from "./services/EventRecorder.ts"
 import { NodeSelector } from "./services/NodeSelector.ts"
+import { Callback, ReportStore } from "./services/ReportStore.ts"
 import { PodDeployer } from "./services/PodDeployer.ts"
 
 /**
@@ -51,7 +53,7 @@ export const appLayer = (settings: Settings) => {
       watchTimeoutSeconds: 25
     }
   )
-  const services = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
+  const services = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer, ReportStore.layer).pipe(
     Layer.provideMerge(Caches.layer),
     Layer.provideMerge(kube)
   )
@@ -67,12 +69,19 @@ export const appLayer = (settings: Settings) => {
   return Layer.mergeAll(
     controllerLive(settings),
     healthServer(settings.healthPort),
-    metricsServer(settings.metricsPort)
+    metricsServer(settings.metricsPort),
+    callbackServer(settings.callbackPort)
   ).pipe(
     Layer.provide(services),
     Layer.provideMerge(Readiness.layer),
     Layer.provide(Layer.succeed(WatchNamespace, optionalValue(settings.namespace))),
     Layer.provide(Option.match(settings.identity, { onNone: () => Layer.empty, onSome: (name) => Layer.succeed(InstanceName, name) })),
+    Layer.provide(Layer.succeed(Callback, {
+      host: settings.callbackServiceName,
+      // Pods reach the Service's port, which manifests/ maps to the same number.
+      port: settings.callbackPort,
+      audience: settings.callbackAudience
+    })),
     Layer.provide(Layer.succeed(StatusFlushInterval, Duration.seconds(settings.statusFlushSeconds))),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, settings.logLevel)),
     Layer.provide(logger),

@@ -107,6 +107,24 @@ export const settingsFlags = {
     "How long node progress gathers before one status write",
     1
   ),
+  callbackPort: setting(
+    Flag.Int("callback-port"),
+    Config.Int("CALLBACK_PORT"),
+    "Port of the callback API reporting pods call (spec.reports); 0 turns it off",
+    8082
+  ),
+  callbackServiceName: setting(
+    Flag.String("callback-service-name"),
+    Config.String("CALLBACK_SERVICE_NAME"),
+    "Host name reporting pods reach the callback API at (the callback Service)",
+    "batch-workload-operator-callback.batch-workload-operator-system.svc"
+  ),
+  callbackAudience: setting(
+    Flag.String("callback-audience"),
+    Config.String("CALLBACK_AUDIENCE"),
+    "Audience of the projected token reporting pods send; tokens for other audiences are refused",
+    "batch-workload-operator"
+  ),
   otlpEndpoint: optionalSetting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "Send traces to this OTLP/HTTP endpoint (default: off)")
 }
 

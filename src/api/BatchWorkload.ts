@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { goDuration } from "./GoDuration.ts"
 import { MaintenanceWindow, timeZoneName } from "./MaintenanceWindow.ts"
+import { Reports } from "./Reports.ts"
 import { CronSchedule } from "./Schedule.ts"
 import { PodTemplateSpec } from "./PodTemplate.ts"
 
@@ -197,7 +198,8 @@ export const BatchWorkloadSpec = Schema.Struct({
   runHistoryLimit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })).pipe(
     describe("How many runs status.runHistory keeps, newest first (1-100). Default 30."),
     withDefault(scheduleDefaults.runHistoryLimit)
-  )
+  ),
+  reports: Schema.optionalKey(Reports)
 }).check(
   // The CRD's CEL rules say the same at admission; these catch a resource stored under an older CRD.
   Schema.makeFilter((spec) =>

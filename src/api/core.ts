@@ -130,6 +130,15 @@ export interface Lease {
   }
 }
 
+/** What a TokenReview found: who the token belongs to, with the bound pod in `extra`. */
+export interface TokenReviewResult {
+  readonly authenticated: boolean
+  readonly username?: string
+  /** authentication.kubernetes.io/pod-name, pod-uid (and node-name) for a pod-bound token. */
+  readonly extra?: Readonly<Record<string, ReadonlyArray<string>>>
+  readonly error?: string
+}
+
 /** The kinds the operator works with, and the object type of each. */
 export interface Kinds {
   readonly pods: Pod

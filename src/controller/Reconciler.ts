@@ -11,7 +11,7 @@ import {
 } from "../api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../api/core.ts"
 import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
-import { buildPod, podName, revision as podRevisionOf, uniquePodName, workloadImage, workloadRef, type WorkloadRef } from "../domain/pods.ts"
+import { buildPod, podName, type Reporting, revision as podRevisionOf, uniquePodName, workloadImage, workloadRef, type WorkloadRef } from "../domain/pods.ts"
 import { alreadyRejected, podRejectedReason, podRejectedStatus, type PreflightTarget, preflightRetryMillis, preflightTarget } from "../domain/preflight.ts"
 import { parseRetryNodes } from "../domain/retryNodes.ts"
 import { isoAt } from "../domain/rollout.ts"
@@ -35,6 +35,7 @@ import { Caches } from "../services/Caches.ts"
 import { EventRecorder } from "../services/EventRecorder.ts"
 import { NodeSelector } from "../services/NodeSelector.ts"
 import { PodDeployer } from "../services/PodDeployer.ts"
+import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { nodeAttemptSeconds, nodeOutcomes, nodeRetries, statusWrites } from "./metrics.ts"
 import { retryDelays } from "./retryPolicy.ts"
 import { StatusFlushInterval } from "./StatusFlush.ts"
@@ -69,6 +70,10 @@ const done: ReconcileResult = {}
 const after = (millis: number): ReconcileResult => ({ requeueAfter: Duration.millis(Math.max(0, millis)) })
 const sooner = (a: ReconcileResult, b: ReconcileResult): ReconcileResult =>
   a.requeueAfter === undefined ? b : b.requeueAfter === undefined ? a : Duration.isLessThan(a.requeueAfter, b.requeueAfter) ? a : b
+
+/** The runs whose reports are kept: those in the history with a schedule, else the current revision's. */
+const reportedRuns = (status: BatchWorkloadStatus | undefined): ReadonlySet<string> =>
+  new Set(status?.runHistory !== undefined ? status.runHistory.map((run) => run.executionId) : status?.revision !== undefined ? [status.revision] : [])
 
 /** An RFC 3339 time from the cluster in epoch millis, or undefined when absent or unreadable. */
 const millisOf = (time: string | undefined) => {
@@ -107,6 +112,8 @@ export const makeReconciler = Effect.gen(function*() {
   const selector = yield* NodeSelector
   const deployer = yield* PodDeployer
   const events = yield* EventRecorder
+  const reportStore = yield* ReportStore
+  const callback = yield* Callback
   const flushMillis = Duration.toMillis(yield* StatusFlushInterval)
   const memories = new Map<string, Memory>()
 
@@ -220,13 +227,17 @@ export const makeReconciler = Effect.gen(function*() {
       return done
     })
 
-  const act = (ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan) =>
+  /** With spec.reports, the pods of a run carry its execution id (the revision, for a workload without a schedule). */
+  const reportingFor = (spec: BatchWorkloadSpec, executionId: string): Reporting | undefined =>
+    spec.reports !== undefined ? { endpoint: callback, executionId } : undefined
+
+  const act = (ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan, reporting: Reporting | undefined) =>
     Effect.gen(function*() {
       yield* Effect.forEach(plan.deletes, ({ pod }) => deployer.remove(pod), { concurrency: spec.batchSize, discard: true })
       // The batch: never more than batchSize nodes in flight, because the plan hands out only the free slots.
       yield* Effect.forEach(
         plan.creates,
-        (target) => deployer.create(buildPod(ref, spec, target, revision), uniquePodName(ref.name, target.nodeName, ref.uid)),
+        (target) => deployer.create(buildPod(ref, spec, target, revision, reporting), uniquePodName(ref.name, target.nodeName, ref.uid)),
         { concurrency: spec.batchSize, discard: true }
       )
     })
@@ -236,8 +247,8 @@ export const makeReconciler = Effect.gen(function*() {
    * own (the real one may still be held by the pod it replaces). Returns the
    * API server's message if it refuses the pod, e.g. Pod Security admission.
    */
-  const preflight = (ref: WorkloadRef, spec: BatchWorkloadSpec, target: PreflightTarget, revision: string) => {
-    const pod = buildPod(ref, spec, target, revision)
+  const preflight = (ref: WorkloadRef, spec: BatchWorkloadSpec, target: PreflightTarget, revision: string, reporting: Reporting | undefined) => {
+    const pod = buildPod(ref, spec, target, revision, reporting)
     const probe = { ...pod, metadata: { ...pod.metadata, name: uniquePodName(ref.name, target.nodeName, `${ref.uid}/preflight`) } }
     return kube.create("pods", probe, { dryRun: true }).pipe(
       Effect.as(undefined),
@@ -275,6 +286,8 @@ export const makeReconciler = Effect.gen(function*() {
     readonly spec: BatchWorkloadSpec
     readonly previous: BatchWorkloadStatus | undefined
     readonly revision: string
+    /** The run's id in its pods' reports: the execution id with a schedule, else the revision. */
+    readonly executionId: string
     readonly handledRetry: string | undefined
     /** Adds the schedule's fields to the status computed for the run. */
     readonly decorate: (status: BatchWorkloadStatus) => BatchWorkloadStatus
@@ -327,13 +340,14 @@ export const makeReconciler = Effect.gen(function*() {
         now: isoAt(nowMillis),
         gate: plan.gate
       }
+      const reporting = reportingFor(spec, pass.executionId)
       const target = preflightTarget(plan, record, revision)
-      const refusal = target !== undefined ? yield* preflight(ref, spec, target, revision) : undefined
+      const refusal = target !== undefined ? yield* preflight(ref, spec, target, revision, reporting) : undefined
       yield* pass.announce
       if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis, decorate)
 
       // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
-      yield* act(ref, spec, revision, plan)
+      yield* act(ref, spec, revision, plan, reporting)
 
       const status = decorate(summarize(statusInput))
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
@@ -422,8 +436,9 @@ export const makeReconciler = Effect.gen(function*() {
         const flushed = yield* flushStatus(memory, workload, decorate({ ...previous, observedGeneration: generation }), previous, true)
         return sooner(sooner(flushed, wake), yield* cleanUpFinished(ref, spec, previous))
       }
+      const revision = podRevisionOf(spec, executionId)
       const announce = announceSchedule(ref, decision.action)
-      const result = yield* runPass({ memory, workload, spec, previous, revision: podRevisionOf(spec, executionId), handledRetry, decorate, announce })
+      const result = yield* runPass({ memory, workload, spec, previous, revision, executionId, handledRetry, decorate, announce })
       return sooner(result, wake)
     })
 
@@ -445,7 +460,7 @@ export const makeReconciler = Effect.gen(function*() {
         return sooner(flushed, yield* cleanUpFinished(ref, spec, previous))
       }
       const handledRetry = retryToken === "" ? previous?.handledRetry : retryToken
-      return yield* runPass({ memory, workload, spec, previous, revision, handledRetry, decorate: (status) => status, announce: Effect.void })
+      return yield* runPass({ memory, workload, spec, previous, revision, executionId: revision, handledRetry, decorate: (status) => status, announce: Effect.void })
     })
 
   const removeFinalizer = (workload: BatchWorkloadObject) =>
@@ -492,6 +507,7 @@ export const makeReconciler = Effect.gen(function*() {
         const workload = caches.workloads.get(key)
         if (workload === undefined) {
           memories.delete(key)
+          reportStore.retain(key, new Set())
           return done
         }
         if (workload.metadata.deletionTimestamp !== undefined) return yield* finalize(key, workload)
@@ -508,9 +524,11 @@ export const makeReconciler = Effect.gen(function*() {
         }
         const spec = decoded.success
         const schedule = scheduleOf(spec)
-        if (schedule === undefined) return yield* sync(key, workload, spec)
-        if (Result.isFailure(schedule)) return yield* reportInvalidSpec(key, workload, `spec is invalid: ${schedule.failure}`)
-        return yield* syncScheduled(key, workload, spec, schedule.success)
+        if (schedule !== undefined && Result.isFailure(schedule)) return yield* reportInvalidSpec(key, workload, `spec is invalid: ${schedule.failure}`)
+        const result = schedule === undefined ? yield* sync(key, workload, spec) : yield* syncScheduled(key, workload, spec, schedule.success)
+        // Reports of runs that left the history (or of a workload that stopped reporting) leave /metrics.
+        reportStore.retain(key, spec.reports !== undefined ? reportedRuns(memories.get(key)?.record) : new Set())
+        return result
       }).pipe(
         Effect.withSpan("BatchWorkload.reconcile", { attributes: { "workload.key": key } }),
         Effect.annotateLogs({ workload: key })

@@ -3,6 +3,7 @@ import { Option, Schema } from "effect"
 import { apiVersion, type BatchWorkloadSpec, group, kind, Toleration, type WorkloadMode } from "../api/BatchWorkload.ts"
 import type { ObjectMeta, Pod } from "../api/core.ts"
 import type { PodTemplateSpec } from "../api/PodTemplate.ts"
+import { type CallbackEndpoint, callbackTokenDirectory, callbackTokenSeconds, callbackTokenVolume, reportEnv, reportEnvNames } from "./reports.ts"
 
 export const managedByLabel = "app.kubernetes.io/managed-by"
 export const managerName = "batch-workload-operator"
@@ -14,6 +15,8 @@ export const attemptAnnotation = `${group}/attempt`
 export const revisionAnnotation = `${group}/revision`
 /** On a pod made for a retry of some nodes: the retry-nodes value it answers. */
 export const retryNodesPodAnnotation = `${group}/retry-nodes`
+/** With spec.reports: the run the pod belongs to, which its reports must name. */
+export const executionAnnotation = `${group}/execution`
 export const containerName = "workload"
 
 const shortHash = (text: string, length: number) => createHash("sha256").update(text).digest("hex").slice(0, length)
@@ -130,8 +133,11 @@ const templatePodSpec = (template: PodTemplateSpec, mode: WorkloadMode, nodeName
 }
 
 /** What decides whether a pod is outdated: the simple fields as they always were (so existing revisions keep their hash), or the template. */
-const revisionSource = (spec: BatchWorkloadSpec) =>
-  spec.template === undefined ? simpleTemplate(spec, spec.mode) : { podTemplate: spec.template, restartPolicy: restartPolicyFor(spec.mode) }
+const revisionSource = (spec: BatchWorkloadSpec) => {
+  const source = spec.template === undefined ? simpleTemplate(spec, spec.mode) : { podTemplate: spec.template, restartPolicy: restartPolicyFor(spec.mode) }
+  // Turning reports on or off changes the pods' environment; the key is absent without reports, so older revisions keep their hash.
+  return spec.reports !== undefined ? { ...source, reporting: true } : source
+}
 
 const canonicalJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
@@ -195,8 +201,55 @@ const ownerReferences = (workload: WorkloadRef) => [{
   blockOwnerDeletion: true
 }]
 
-/** The pod for one attempt on one node, always in the workload's own namespace. */
+/** What a reporting pod is given: where to call back, and the run it reports for. */
+export interface Reporting {
+  readonly endpoint: CallbackEndpoint
+  readonly executionId: string
+}
+
+/**
+ * Every container of a reporting pod gets the callback environment (any value
+ * of those names the spec set is replaced) and the projected token it proves
+ * itself with: bound to this pod, for the operator's audience, short-lived.
+ */
+const withReporting = (pod: Pod, workload: WorkloadRef, nodeName: string, reporting: Reporting): Pod => {
+  const env = reportEnv(reporting.endpoint, workload.namespace, nodeName, reporting.executionId)
+  const mount = { name: callbackTokenVolume, mountPath: callbackTokenDirectory, readOnly: true }
+  const equip = (container: unknown) => {
+    const fields = fieldsOf(container)
+    const ownEnv = listOf(fields["env"]).filter((entry) => !reportEnvNames.has(String(fieldsOf(entry)["name"])))
+    return { ...fields, env: [...ownEnv, ...env], volumeMounts: [...listOf(fields["volumeMounts"]), mount] }
+  }
+  const spec = pod.spec ?? {}
+  const tokenVolume = {
+    name: callbackTokenVolume,
+    projected: { sources: [{ serviceAccountToken: { audience: reporting.endpoint.audience, expirationSeconds: callbackTokenSeconds, path: "token" } }] }
+  }
+  return {
+    ...pod,
+    metadata: { ...pod.metadata, annotations: { ...pod.metadata.annotations, [executionAnnotation]: reporting.executionId } },
+    spec: {
+      ...spec,
+      ...("initContainers" in spec ? { initContainers: listOf(spec["initContainers"]).map(equip) } : {}),
+      containers: listOf(spec["containers"]).map(equip),
+      volumes: [...listOf(spec["volumes"]), tokenVolume]
+    }
+  }
+}
+
+/** The pod for one attempt on one node, always in the workload's own namespace; with `reporting`, equipped to report. */
 export const buildPod = (
+  workload: WorkloadRef,
+  spec: BatchWorkloadSpec,
+  target: { readonly nodeName: string; readonly podName: string; readonly attempt: number; readonly retryNodes?: string | undefined },
+  podRevision: string,
+  reporting?: Reporting
+): Pod => {
+  const pod = buildPlainPod(workload, spec, target, podRevision)
+  return reporting !== undefined ? withReporting(pod, workload, target.nodeName, reporting) : pod
+}
+
+const buildPlainPod = (
   workload: WorkloadRef,
   spec: BatchWorkloadSpec,
   target: { readonly nodeName: string; readonly podName: string; readonly attempt: number; readonly retryNodes?: string | undefined },

@@ -1,5 +1,5 @@
 import type { BatchWorkloadObject, ContainerStatus, Node, ObjectMeta, Pod } from "../api/core.ts"
-import { attemptAnnotation, nodeAnnotation, retryNodesPodAnnotation, revisionAnnotation, workloadUidLabel } from "./pods.ts"
+import { attemptAnnotation, executionAnnotation, nodeAnnotation, retryNodesPodAnnotation, revisionAnnotation, workloadUidLabel } from "./pods.ts"
 
 /**
  * What the caches keep of each object: only the fields the operator reads.
@@ -26,7 +26,7 @@ export const trimNode = (node: Node): Node => ({
   }
 })
 
-const ownAnnotations = [attemptAnnotation, revisionAnnotation, nodeAnnotation, retryNodesPodAnnotation] as const
+const ownAnnotations = [attemptAnnotation, revisionAnnotation, nodeAnnotation, retryNodesPodAnnotation, executionAnnotation] as const
 
 const trimContainer = (status: ContainerStatus): ContainerStatus => ({ name: status.name, ...pick(status, ["ready", "restartCount", "state"]) })
 

@@ -1,5 +1,5 @@
 import { Context, type Effect, Schema, type Stream } from "effect"
-import type { Kind, Kinds } from "../api/core.ts"
+import type { Kind, Kinds, TokenReviewResult } from "../api/core.ts"
 
 export const KubeErrorReason = Schema.Literals([
   "NotFound",
@@ -92,6 +92,8 @@ export class KubeClient extends Context.Service<KubeClient, {
     patch: unknown,
     options?: { readonly subresource?: "status" }
   ) => Effect.Effect<Kinds[K], KubeApiError>
+  /** A TokenReview: is this token valid for one of these audiences, and whose is it. */
+  readonly reviewToken: (token: string, audiences: ReadonlyArray<string>) => Effect.Effect<TokenReviewResult, KubeApiError>
 }>()("batch-workload-operator/KubeClient") {}
 
 /**

@@ -1,6 +1,6 @@
 import * as http from "node:http"
 import * as https from "node:https"
-import { Cause, Duration, Effect, Layer, Metric, Queue, Semaphore, Stream } from "effect"
+import { Cause, Duration, Effect, Layer, Metric, Option, Queue, Schema, Semaphore, Stream } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { group, plural, version } from "../api/BatchWorkload.ts"
 import type { Kind, Kinds } from "../api/core.ts"
@@ -26,6 +26,25 @@ interface WireWatchEvent {
 /** TLS options without the unset ones (Node's agent treats a present `undefined` differently from absent for some keys). */
 export const definedOnly = <T extends object>(options: T): Partial<T> =>
   Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
+
+/** The part of a TokenReview's answer the callback server reads. */
+const TokenReview = Schema.Struct({
+  status: Schema.Struct({
+    authenticated: Schema.optionalKey(Schema.Boolean),
+    user: Schema.optionalKey(Schema.Struct({
+      username: Schema.optionalKey(Schema.String),
+      extra: Schema.optionalKey(Schema.Record(Schema.String, Schema.Array(Schema.String)))
+    })),
+    error: Schema.optionalKey(Schema.String)
+  })
+})
+const decodeTokenReview = (review: unknown) =>
+  Option.map(Schema.decodeUnknownOption(TokenReview)(review), ({ status }) => ({
+    authenticated: status.authenticated ?? false,
+    ...(status.user?.username !== undefined ? { username: status.user.username } : {}),
+    ...(status.user?.extra !== undefined ? { extra: status.user.extra } : {}),
+    ...(status.error !== undefined ? { error: status.error } : {})
+  }))
 
 interface ResourcePath {
   readonly prefix: string
@@ -208,7 +227,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
 
     const request = (
       verb: string,
-      kind: Kind,
+      kind: Kind | "tokenreviews",
       method: Method,
       path: string,
       init: { readonly query?: Record<string, string>; readonly body?: unknown; readonly contentType?: string } = {}
@@ -366,7 +385,12 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
           "PATCH",
           `${objectPath(kind, namespace, name)}${patchOptions?.subresource === "status" ? "/status" : ""}`,
           { body: patch, contentType: "application/merge-patch+json" }
-        ).pipe(Effect.map((patched) => patched as Kinds[K]))
+        ).pipe(Effect.map((patched) => patched as Kinds[K])),
+
+      reviewToken: (token, audiences) =>
+        request("create", "tokenreviews", "POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+          body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token, audiences } }
+        }).pipe(Effect.map((review) => Option.getOrElse(decodeTokenReview(review), () => ({ authenticated: false, error: "no status in the TokenReview" }))))
     })
   })
 

@@ -72,11 +72,12 @@ describe("manifests", () => {
       "role.rbac.authorization.k8s.io/batch-workload-operator-leader-election",
       "rolebinding.rbac.authorization.k8s.io/batch-workload-operator-leader-election",
       "deployment.apps/batch-workload-operator",
-      "service/batch-workload-operator-metrics"
+      "service/batch-workload-operator-metrics",
+      "service/batch-workload-operator-callback"
     ]) {
       expect(applied.some((line) => line.startsWith(`${object} `) && line.endsWith("(server dry run)")), `${object} in:\n${dryRun.stdout}`).toBe(true)
     }
-    expect(applied).toHaveLength(9)
+    expect(applied).toHaveLength(10)
 
     // The out-of-cluster bindings need the roles (they reference them by name, not by file).
     const local = await cp.kubectl(["apply", "--dry-run=server", "-k", path.join(manifests, "local")])
@@ -96,6 +97,7 @@ const needed: ReadonlyArray<Access> = [
   ...["get", "list", "watch", "create", "delete"].map((verb) => [verb, "pods", "cluster"] as const),
   ...["get", "list", "watch"].map((verb) => [verb, "nodes", "cluster"] as const),
   ...["create", "patch"].map((verb) => [verb, "events", "cluster"] as const),
+  ["create", "tokenreviews.authentication.k8s.io", "cluster"],
   ["create", "leases.coordination.k8s.io", "operator-namespace"],
   ...["get", "update", "patch"].map((verb) => [verb, `leases.coordination.k8s.io/${leaseName}`, "operator-namespace"] as const)
 ]

@@ -23,6 +23,7 @@ const scriptedClient = (
     create: unused,
     remove: unused,
     patch: unused,
+    reviewToken: unused,
     list: () =>
       Effect.sync(() => {
         const items = lists.shift() ?? []

@@ -41,7 +41,7 @@ export const startOperator = (
   namespace: string,
   extraArgs: ReadonlyArray<string> = [],
   env: Record<string, string> = {},
-  ports: { readonly metrics?: number; readonly health?: number } = {},
+  ports: { readonly metrics?: number; readonly health?: number; readonly callback?: number } = {},
   program: string = path.join(repoRoot, "src", "main.ts")
 ): OperatorProcess => {
   const child = spawn(
@@ -54,6 +54,8 @@ export const startOperator = (
       String(ports.metrics ?? 0),
       "--health-port",
       String(ports.health ?? 0),
+      "--callback-port",
+      String(ports.callback ?? 0),
       ...extraArgs
     ],
     { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, ...env }, stdio: ["ignore", "pipe", "pipe"] }

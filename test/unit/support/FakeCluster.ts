@@ -183,6 +183,8 @@ export const makeFakeCluster = Effect.gen(function*() {
   const notFound = (kind: Kind, name: string) => new KubeApiError({ reason: "NotFound", message: `${kind} "${name}" not found`, status: 404 })
 
   const client = KubeClient.of({
+    // No token is valid here: the callback server's acceptance is tested against the real API server.
+    reviewToken: () => Effect.succeed({ authenticated: false, error: "the fake cluster issues no tokens" }),
     get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) =>
       Effect.gen(function*() {
         const object = store(kind).get(`${namespace ?? ""}/${name}`)

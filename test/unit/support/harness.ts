@@ -6,11 +6,12 @@ import { runController } from "../../../src/controller/Controller.ts"
 import { Caches } from "../../../src/services/Caches.ts"
 import { EventRecorder } from "../../../src/services/EventRecorder.ts"
 import { NodeSelector } from "../../../src/services/NodeSelector.ts"
+import { ReportStore } from "../../../src/services/ReportStore.ts"
 import { PodDeployer } from "../../../src/services/PodDeployer.ts"
 import { FakeCluster } from "./FakeCluster.ts"
 
 /** The operator's real services, over whatever FakeCluster is provided: rebuild it to simulate an operator restart. */
-export const operatorServices = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer).pipe(
+export const operatorServices = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer, ReportStore.layer).pipe(
   Layer.provideMerge(Caches.layer),
   Layer.provideMerge(FakeCluster.kubeClient)
 )

@@ -1,0 +1,130 @@
+import { Data, Effect, Layer, Option, Result, Schema } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { BatchWorkloadSpec, BatchWorkloadStatus } from "../api/BatchWorkload.ts"
+import type { BatchWorkloadObject } from "../api/core.ts"
+import type { Reports } from "../api/Reports.ts"
+import { executionAnnotation, podNodeName, workloadRef } from "../domain/pods.ts"
+import { authorizeReport, type Caller, parseEvent, parseResults } from "../domain/reports.ts"
+import { KubeClient } from "../kube/KubeClient.ts"
+import { Caches } from "../services/Caches.ts"
+import { EventRecorder } from "../services/EventRecorder.ts"
+import { Callback, ReportStore } from "../services/ReportStore.ts"
+import { listen, quiet } from "./Http.ts"
+
+/** A call turned away: the status to answer with and why (also the audit log line). */
+class Refusal extends Data.TaggedError("Refusal")<{ readonly status: 400 | 401 | 403 | 503; readonly message: string }> {}
+
+const decodeSpec = Schema.decodeUnknownOption(BatchWorkloadSpec)
+const decodeStatus = Schema.decodeUnknownOption(BatchWorkloadStatus)
+
+const podNameKey = "authentication.kubernetes.io/pod-name"
+const podUidKey = "authentication.kubernetes.io/pod-uid"
+/** A service account's username: system:serviceaccount:<namespace>:<name>. */
+const serviceAccountUser = /^system:serviceaccount:([^:]+):[^:]+$/
+
+/** Who calls: the pod its bearer token is bound to, as the API server's TokenReview says. */
+const authenticate = (authorization: string | undefined) =>
+  Effect.gen(function*() {
+    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1]
+    if (token === undefined) return yield* new Refusal({ status: 401, message: "no bearer token" })
+    const callback = yield* Callback
+    const review = yield* (yield* KubeClient).reviewToken(token, [callback.audience]).pipe(
+      Effect.mapError((error) => new Refusal({ status: 503, message: `cannot review the token: ${error.message}` }))
+    )
+    if (!review.authenticated) return yield* new Refusal({ status: 401, message: `token rejected: ${review.error ?? "not authenticated"}` })
+    const namespace = serviceAccountUser.exec(review.username ?? "")?.[1]
+    const podName = review.extra?.[podNameKey]?.[0]
+    const podUid = review.extra?.[podUidKey]?.[0]
+    if (namespace === undefined || podName === undefined || podUid === undefined) {
+      return yield* new Refusal({ status: 403, message: `the token of ${review.username ?? "an unknown user"} is not bound to a pod` })
+    }
+    return { namespace, podName, podUid } satisfies Caller
+  })
+
+/** The workload whose pod calls, and its reports, if the pod may report for this node and run. */
+const authorize = (caller: Caller, nodeName: string, executionId: string) =>
+  Effect.gen(function*() {
+    const caches = yield* Caches
+    const pod = caches.pods.get(`${caller.namespace}/${caller.podName}`)
+    const owner = pod?.metadata.ownerReferences?.find((reference) => reference.controller === true)
+    const candidate = owner !== undefined ? caches.workloads.get(`${caller.namespace}/${owner.name}`) : undefined
+    const workload = candidate?.metadata.uid === owner?.uid ? candidate : undefined
+    const reports = Option.getOrUndefined(Option.flatMapNullishOr(decodeSpec(workload?.spec), (spec) => spec.reports))
+    const status = Option.getOrUndefined(decodeStatus(workload?.status))
+    const refusal = authorizeReport(caller, {
+      pod: workload !== undefined && pod !== undefined
+        ? { uid: pod.metadata.uid, nodeName: podNodeName(pod), executionId: pod.metadata.annotations?.[executionAnnotation] }
+        : undefined,
+      currentExecutionId: status?.executionId ?? status?.revision,
+      reports
+    }, nodeName, executionId)
+    if (refusal !== undefined || workload === undefined || reports === undefined) {
+      return yield* new Refusal({ status: 403, message: refusal ?? "not a reporting workload" })
+    }
+    return { workload, reports }
+  })
+
+const readJson = (request: HttpServerRequest.HttpServerRequest) =>
+  request.text.pipe(
+    Effect.mapError(() => new Refusal({ status: 400, message: "cannot read the body" })),
+    Effect.flatMap((text) =>
+      Effect.try({ try: (): unknown => JSON.parse(text), catch: () => new Refusal({ status: 400, message: "malformed JSON" }) })
+    )
+  )
+
+type Handler = (
+  context: { readonly workload: BatchWorkloadObject; readonly reports: Reports; readonly nodeName: string; readonly executionId: string },
+  body: unknown
+) => Effect.Effect<string, Refusal, ReportStore | EventRecorder>
+
+/**
+ * A callback endpoint: authenticate the pod, check that it reports for its
+ * own node and run, then hand the body on. Every refusal is answered with
+ * its reason and logged (the audit line names the caller, path and reason).
+ */
+const endpoint = (handler: Handler) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const params = yield* HttpRouter.params
+    const nodeName = params["node"] ?? ""
+    const executionId = params["executionID"] ?? ""
+    const outcome = yield* Effect.result(Effect.gen(function*() {
+      const caller = yield* authenticate(request.headers["authorization"])
+      const target = yield* authorize(caller, nodeName, executionId)
+      return yield* handler({ ...target, nodeName, executionId }, yield* readJson(request))
+    }))
+    if (Result.isSuccess(outcome)) return HttpServerResponse.text(outcome.success)
+    const refusal = outcome.failure
+    yield* Effect.logWarning(`callback refused: ${refusal.message}`).pipe(
+      Effect.annotateLogs({ audit: "callback", status: refusal.status, path: request.url, remote: Option.getOrElse(request.remoteAddress, () => "") })
+    )
+    return HttpServerResponse.text(refusal.message, { status: refusal.status })
+  })
+
+const keyOf = (workload: BatchWorkloadObject) => `${workload.metadata.namespace ?? ""}/${workload.metadata.name}`
+
+const postResult: Handler = ({ executionId, nodeName, reports, workload }, body) =>
+  Effect.gen(function*() {
+    const samples = yield* Effect.fromResult(parseResults(reports, body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
+    const ref = workloadRef(workload.metadata)
+    ;(yield* ReportStore).record(keyOf(workload), { namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples)
+    yield* Effect.logInfo(`result of ${nodeName} for run ${executionId}: ${samples.length} values`)
+    return `stored ${samples.length} values`
+  })
+
+const postEvent: Handler = ({ nodeName, workload }, body) =>
+  Effect.gen(function*() {
+    const event = yield* Effect.fromResult(parseEvent(body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
+    yield* (yield* EventRecorder).record(workloadRef(workload.metadata), event.type, event.reason, `node ${nodeName}: ${event.message}`)
+    return "event recorded"
+  })
+
+/** The callback API reporting pods call, on its own port (0 turns it off): bakito/batch-job-controller's paths. */
+export const callbackServer = (port: number) =>
+  port === 0 ? Layer.empty : HttpRouter.serve(
+    Layer.mergeAll(
+      HttpRouter.add("POST", "/report/:node/:executionID/result", endpoint(postResult)),
+      HttpRouter.add("POST", "/report/:node/:executionID/event", endpoint(postEvent))
+    ),
+    quiet
+  ).pipe(Layer.provide(listen(port)))

@@ -1,0 +1,136 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Result, Schema } from "effect"
+import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
+import type { Reports } from "../../src/api/Reports.ts"
+import { buildPod, revision } from "../../src/domain/pods.ts"
+import { authorizeReport, metricPrefix, parseEvent, parseResults, type ReportTarget, renderSeries } from "../../src/domain/reports.ts"
+import { ReportStore } from "../../src/services/ReportStore.ts"
+
+const reports: Reports = {
+  latestLabel: false,
+  gauges: [
+    { suffix: "disk_used_ratio", help: "Share of / in use", labels: ["mount"] },
+    { suffix: "uptime_seconds", help: "Node uptime" }
+  ]
+}
+
+const outcome = (result: Result.Result<unknown, string>) => Result.isSuccess(result) ? "ok" : result.failure
+
+describe("result bodies", () => {
+  const rows: ReadonlyArray<readonly [string, unknown, string]> = [
+    ["two gauges, with and without labels", { disk_used_ratio: [{ value: 0.4, labels: { mount: "/" } }], uptime_seconds: [{ value: 30 }] }, "ok"],
+    ["not an object", [1], "expected a non-empty object of gauge suffixes to lists of results"],
+    ["empty", {}, "expected a non-empty object of gauge suffixes to lists of results"],
+    ["an undeclared suffix", { inodes: [{ value: 1 }] }, "inodes: not a gauge of this workload (declared: disk_used_ratio, uptime_seconds)"],
+    ["not a list", { uptime_seconds: { value: 1 } }, "uptime_seconds: expected a list of results"],
+    ["a value that is not a number", { uptime_seconds: [{ value: "30" }] }, "uptime_seconds[0].value: expected a number"],
+    ["NaN-like values are refused", { uptime_seconds: [{ value: null }] }, "uptime_seconds[0].value: expected a number"],
+    ["a missing label", { disk_used_ratio: [{ value: 1 }] }, "disk_used_ratio[0].labels: expected exactly [mount], got []"],
+    ["an extra label", { disk_used_ratio: [{ value: 1, labels: { mount: "/", disk: "sda" } }] }, "disk_used_ratio[0].labels: expected exactly [mount], got [mount, disk]"],
+    ["a label value that is not a string", { disk_used_ratio: [{ value: 1, labels: { mount: 1 } }] }, "disk_used_ratio[0].labels: expected an object of strings"]
+  ]
+  for (const [name, body, expected] of rows) it(name, () => assert.strictEqual(outcome(parseResults(reports, body)), expected))
+})
+
+describe("event bodies", () => {
+  it("formats the message from args and maps warning to the Event type", () => {
+    assert.deepStrictEqual(Result.getOrThrow(parseEvent({ warning: true, reason: "TestReason", message: "test message: %s", args: ["a"] })), {
+      type: "Warning",
+      reason: "TestReason",
+      message: "test message: a"
+    })
+    assert.strictEqual(Result.getOrThrow(parseEvent({ reason: "Done", message: "100%% of %s, %s", args: ["x"] })).message, "100% of x, %!s(MISSING)")
+  })
+  const rows: ReadonlyArray<readonly [string, unknown, string]> = [
+    ["a reason in lowerCamelCase", { reason: "testReason", message: "m" }, "reason: expected UpperCamelCase, such as TestReason"],
+    ["a reason with a space", { reason: "Test Reason", message: "m" }, "reason: expected UpperCamelCase, such as TestReason"],
+    ["no message", { reason: "TestReason" }, "message: expected a non-empty string"],
+    ["args that are not strings", { reason: "TestReason", message: "%s", args: [1] }, "args: expected a list of strings"]
+  ]
+  for (const [name, body, expected] of rows) it(`refuses ${name}`, () => assert.strictEqual(outcome(parseEvent(body)), expected))
+})
+
+describe("who may report", () => {
+  const caller = { namespace: "ns", podName: "w-node-1", podUid: "uid-1" }
+  const target: ReportTarget = { pod: { uid: "uid-1", nodeName: "node-1", executionId: "run-2" }, currentExecutionId: "run-2", reports }
+  const rows: ReadonlyArray<readonly [string, ReportTarget, string, string, string | undefined]> = [
+    ["the pod of the current run, for its own node", target, "node-1", "run-2", undefined],
+    ["for another node", target, "node-2", "run-2", "pod w-node-1 runs on node-1, not node-2"],
+    ["for another run", target, "node-1", "run-1", "pod w-node-1 belongs to run run-2, not run-1"],
+    ["a pod of a run that is over", { ...target, currentExecutionId: "run-3" }, "node-1", "run-2", "run run-2 is not the workload's current run (run-3)"],
+    ["a pod recreated under the same name (another uid)", { ...target, pod: { ...target.pod!, uid: "uid-9" } }, "node-1", "run-2", "pod ns/w-node-1 is not a pod of a BatchWorkload"],
+    ["a pod the operator does not manage", { ...target, pod: undefined }, "node-1", "run-2", "pod ns/w-node-1 is not a pod of a BatchWorkload"],
+    ["a workload without reports", { ...target, reports: undefined }, "node-1", "run-2", "the workload of pod w-node-1 does not take reports"]
+  ]
+  for (const [name, t, node, run, expected] of rows) it(name, () => assert.strictEqual(authorizeReport(caller, t, node, run), expected))
+})
+
+describe("reporting pods", () => {
+  const ref = { name: "disk-report", namespace: "ns", uid: "u1" }
+  const endpoint = { host: "cb.svc", port: 8082, audience: "aud" }
+  const decode = Schema.decodeUnknownSync(BatchWorkloadSpec)
+
+  it("every container gets the callback environment (replacing a spec's own value) and the bound token; the default prefix comes from the name", () => {
+    const spec = decode({ image: "busybox", mode: "RunToCompletion", env: [{ name: "NODE_NAME", value: "mine" }, { name: "KEEP", value: "1" }], reports })
+    const pod = buildPod(ref, spec, { nodeName: "node-1", podName: "p", attempt: 1 }, "rev", { endpoint, executionId: "run-1" })
+    const container = (pod.spec?.["containers"] as Array<{ env: Array<{ name: string; value: string }>; volumeMounts: Array<unknown> }>)[0]
+    const env = Object.fromEntries(container?.env.map((e) => [e.name, e.value]) ?? [])
+    assert.deepStrictEqual(env, {
+      KEEP: "1",
+      NAMESPACE: "ns",
+      NODE_NAME: "node-1",
+      EXECUTION_ID: "run-1",
+      CALLBACK_SERVICE_NAME: "cb.svc",
+      CALLBACK_SERVICE_PORT: "8082",
+      CALLBACK_SERVICE_RESULT_URL: "http://cb.svc:8082/report/node-1/run-1/result",
+      CALLBACK_SERVICE_FILE_URL: "http://cb.svc:8082/report/node-1/run-1/file",
+      CALLBACK_SERVICE_EVENT_URL: "http://cb.svc:8082/report/node-1/run-1/event",
+      CALLBACK_SERVICE_TOKEN_FILE: "/var/run/secrets/batch.example.com/callback/token"
+    })
+    assert.deepStrictEqual(container?.volumeMounts, [{ name: "batch-workload-operator-callback-token", mountPath: "/var/run/secrets/batch.example.com/callback", readOnly: true }])
+    assert.deepStrictEqual(pod.spec?.["volumes"], [{
+      name: "batch-workload-operator-callback-token",
+      projected: { sources: [{ serviceAccountToken: { audience: "aud", expirationSeconds: 600, path: "token" } }] }
+    }])
+    assert.strictEqual(pod.metadata.annotations?.["batch.example.com/execution"], "run-1")
+    assert.strictEqual(metricPrefix(reports, "disk-report.v2"), "bwl_disk_report_v2")
+  })
+
+  it("a workload without reports keeps its pods and revision exactly as before", () => {
+    const spec = decode({ image: "busybox", mode: "RunToCompletion" })
+    const pod = buildPod(ref, spec, { nodeName: "node-1", podName: "p", attempt: 1 }, "rev")
+    assert.isUndefined(pod.spec?.["volumes"])
+    assert.notStrictEqual(revision(spec, ""), revision(decode({ image: "busybox", mode: "RunToCompletion", reports }), ""))
+  })
+
+  it("refuses a gauge that declares a label the operator sets", () => {
+    const exit = Schema.decodeUnknownExit(BatchWorkloadSpec)({ image: "busybox", reports: { gauges: [{ suffix: "x", help: "h", labels: ["node"] }] } })
+    assert.isTrue(Exit.isFailure(exit))
+  })
+})
+
+describe("published series", () => {
+  it("one HELP and TYPE per name, label values escaped", () => {
+    assert.strictEqual(
+      renderSeries([
+        { name: "a_b", help: "line\none", labels: { node: "n\"1" }, value: 1 },
+        { name: "a_b", help: "line\none", labels: { node: "n2" }, value: 2.5 }
+      ]),
+      "# HELP a_b line\\none\n# TYPE a_b gauge\na_b{node=\"n\\\"1\"} 1\na_b{node=\"n2\"} 2.5\n"
+    )
+  })
+
+  it.effect("a run that leaves the history takes its series; the latest copy follows the newest result", () =>
+    Effect.gen(function*() {
+      const store = yield* ReportStore
+      const workload = { namespace: "ns", name: "w", reports: { ...reports, latestLabel: true } }
+      const sample = (value: number) => [{ suffix: "uptime_seconds", value, labels: {} }]
+      store.record("ns/w", workload, "run-1", "node-1", sample(1))
+      store.record("ns/w", workload, "run-2", "node-1", sample(2))
+      assert.match(store.render(), /executionID="run-1"\} 1\n.*executionID="run-2"\} 2\n.*executionID="latest"\} 2\n/s)
+      store.retain("ns/w", new Set(["run-2"]))
+      assert.notInclude(store.render(), "run-1")
+      store.retain("ns/w", new Set())
+      assert.strictEqual(store.render(), "")
+    }).pipe(Effect.provide(ReportStore.layer)))
+})
