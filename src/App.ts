@@ -1,3 +1,5 @@
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { Duration, Effect, Layer, Logger, Option, References, Ref } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { OtlpSerialization, OtlpTracer } from "effect/observability"
@@ -11,6 +13,7 @@ import { kubeClientLayer } from "./kube/KubeClientLive.ts"
 import { Caches, WatchNamespace } from "./services/Caches.ts"
 import { EventRecorder, InstanceName } from "./services/EventRecorder.ts"
 import { NodeSelector } from "./services/NodeSelector.ts"
+import { ReportFiles } from "./services/ReportFiles.ts"
 import { Callback, ReportStore } from "./services/ReportStore.ts"
 import { PodDeployer } from "./services/PodDeployer.ts"
 
@@ -70,7 +73,11 @@ export const appLayer = (settings: Settings) => {
     controllerLive(settings),
     healthServer(settings.healthPort),
     metricsServer(settings.metricsPort),
-    callbackServer(settings.callbackPort)
+    callbackServer(settings.callbackPort).pipe(Layer.provide(ReportFiles.layer({
+      directory: settings.reportDirectory,
+      maxFileBytes: settings.maxFileBytes,
+      maxRunBytes: settings.maxRunBytes
+    }).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))))
   ).pipe(
     Layer.provide(services),
     Layer.provideMerge(Readiness.layer),

@@ -1,3 +1,5 @@
+import * as os from "node:os"
+import * as path from "node:path"
 import { Config, type LogLevel, Option } from "effect"
 import { CliConfig, Flag, GlobalFlag } from "effect/cli"
 
@@ -124,6 +126,19 @@ export const settingsFlags = {
     Config.String("CALLBACK_AUDIENCE"),
     "Audience of the projected token reporting pods send; tokens for other audiences are refused",
     "batch-workload-operator"
+  ),
+  reportDirectory: setting(
+    Flag.String("report-dir"),
+    Config.String("REPORT_DIR"),
+    "Directory reported files are stored under, one directory per workload and run",
+    path.join(os.tmpdir(), "batch-workload-operator-reports")
+  ),
+  maxFileBytes: setting(Flag.Int("max-file-bytes"), Config.Int("MAX_FILE_BYTES"), "Largest file a pod may report (413 above)", 10 * 1024 * 1024),
+  maxRunBytes: setting(
+    Flag.Int("max-run-bytes"),
+    Config.Int("MAX_RUN_BYTES"),
+    "Most bytes of files one run may report, all nodes together (413 above)",
+    100 * 1024 * 1024
   ),
   otlpEndpoint: optionalSetting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "Send traces to this OTLP/HTTP endpoint (default: off)")
 }

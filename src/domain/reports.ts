@@ -188,3 +188,23 @@ export const renderSeries = (series: ReadonlyArray<Series>): string => {
     return [`# HELP ${name} ${escapeHelp(entries[0]?.help ?? "")}`, `# TYPE ${name} gauge`, ...lines].join("\n") + "\n"
   }).join("")
 }
+
+/** The file name a pod asked for: the `name` query parameter, else Content-Disposition's filename. */
+export const requestedFileName = (query: string | undefined, contentDisposition: string | undefined): string | undefined => {
+  if (query !== undefined && query !== "") return query
+  const disposition = contentDisposition ?? ""
+  const name = /filename="([^"]*)"/i.exec(disposition)?.[1] ?? /filename=([^;\s]+)/i.exec(disposition)?.[1]
+  return name === undefined || name === "" ? undefined : name
+}
+
+/**
+ * A stored name is a plain file name: no separators, no `.` or `..`, no NUL,
+ * so it cannot leave its run's directory (the store checks the resolved path too).
+ */
+export const safeFileName = (name: string): Result.Result<string, string> =>
+  /[/\\\0]/.test(name) || name === "." || name === ".." || name.length > 200
+    ? Result.fail(`file name ${JSON.stringify(name)} must be a plain name of at most 200 characters, without / or \\`)
+    : Result.succeed(name)
+
+/** Every stored file name starts with the node's, as bakito's do, so one run's directory holds every node's files. */
+export const storedFileName = (nodeName: string, name: string) => `${nodeName}-${name}`

@@ -1,18 +1,19 @@
-import { Data, Effect, Layer, Option, Result, Schema } from "effect"
+import { Clock, Data, Effect, Layer, Option, Random, Result, Schema } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { BatchWorkloadSpec, BatchWorkloadStatus } from "../api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../api/core.ts"
 import type { Reports } from "../api/Reports.ts"
 import { executionAnnotation, podNodeName, workloadRef } from "../domain/pods.ts"
-import { authorizeReport, type Caller, parseEvent, parseResults } from "../domain/reports.ts"
+import { authorizeReport, type Caller, parseEvent, parseResults, requestedFileName, safeFileName } from "../domain/reports.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import { Caches } from "../services/Caches.ts"
 import { EventRecorder } from "../services/EventRecorder.ts"
+import { ReportFiles } from "../services/ReportFiles.ts"
 import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { listen, quiet } from "./Http.ts"
 
 /** A call turned away: the status to answer with and why (also the audit log line). */
-class Refusal extends Data.TaggedError("Refusal")<{ readonly status: 400 | 401 | 403 | 503; readonly message: string }> {}
+class Refusal extends Data.TaggedError("Refusal")<{ readonly status: 400 | 401 | 403 | 413 | 500 | 503; readonly message: string }> {}
 
 const decodeSpec = Schema.decodeUnknownOption(BatchWorkloadSpec)
 const decodeStatus = Schema.decodeUnknownOption(BatchWorkloadStatus)
@@ -74,8 +75,8 @@ const readJson = (request: HttpServerRequest.HttpServerRequest) =>
 
 type Handler = (
   context: { readonly workload: BatchWorkloadObject; readonly reports: Reports; readonly nodeName: string; readonly executionId: string },
-  body: unknown
-) => Effect.Effect<string, Refusal, ReportStore | EventRecorder>
+  request: HttpServerRequest.HttpServerRequest
+) => Effect.Effect<string, Refusal, ReportStore | EventRecorder | ReportFiles | HttpServerRequest.ParsedSearchParams>
 
 /**
  * A callback endpoint: authenticate the pod, check that it reports for its
@@ -91,7 +92,7 @@ const endpoint = (handler: Handler) =>
     const outcome = yield* Effect.result(Effect.gen(function*() {
       const caller = yield* authenticate(request.headers["authorization"])
       const target = yield* authorize(caller, nodeName, executionId)
-      return yield* handler({ ...target, nodeName, executionId }, yield* readJson(request))
+      return yield* handler({ ...target, nodeName, executionId }, request)
     }))
     if (Result.isSuccess(outcome)) return HttpServerResponse.text(outcome.success)
     const refusal = outcome.failure
@@ -103,8 +104,9 @@ const endpoint = (handler: Handler) =>
 
 const keyOf = (workload: BatchWorkloadObject) => `${workload.metadata.namespace ?? ""}/${workload.metadata.name}`
 
-const postResult: Handler = ({ executionId, nodeName, reports, workload }, body) =>
+const postResult: Handler = ({ executionId, nodeName, reports, workload }, request) =>
   Effect.gen(function*() {
+    const body = yield* readJson(request)
     const samples = yield* Effect.fromResult(parseResults(reports, body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
     const ref = workloadRef(workload.metadata)
     ;(yield* ReportStore).record(keyOf(workload), { namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples)
@@ -112,11 +114,45 @@ const postResult: Handler = ({ executionId, nodeName, reports, workload }, body)
     return `stored ${samples.length} values`
   })
 
-const postEvent: Handler = ({ nodeName, workload }, body) =>
+const postEvent: Handler = ({ nodeName, workload }, request) =>
   Effect.gen(function*() {
+    const body = yield* readJson(request)
     const event = yield* Effect.fromResult(parseEvent(body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
     yield* (yield* EventRecorder).record(workloadRef(workload.metadata), event.type, event.reason, `node ${nodeName}: ${event.message}`)
     return "event recorded"
+  })
+
+/** A name for a file sent without one, unique enough within a run. */
+const generatedName = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  return `${now.toString(36)}-${(yield* Random.nextIntBetween(0, 2 ** 31 - 1)).toString(36)}`
+})
+
+/**
+ * A file: the body as sent, named by the `name` query parameter or the
+ * Content-Disposition filename (else a generated id), stored as `<node>-<name>`
+ * in the run's directory. Too large is 413 before the body is read, when the
+ * pod says its length.
+ */
+const postFile: Handler = ({ executionId, nodeName, workload }, request) =>
+  Effect.gen(function*() {
+    const files = yield* ReportFiles
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (declared > files.maxFileBytes) {
+      return yield* new Refusal({ status: 413, message: `the file is ${declared} bytes; at most ${files.maxFileBytes} are taken (--max-file-bytes)` })
+    }
+    const query = (yield* HttpServerRequest.ParsedSearchParams)["name"]
+    const asked = requestedFileName(typeof query === "string" ? query : undefined, request.headers["content-disposition"])
+    const name = yield* Effect.fromResult(safeFileName(asked ?? (yield* generatedName))).pipe(
+      Effect.mapError((message) => new Refusal({ status: 400, message }))
+    )
+    const data = new Uint8Array(yield* request.arrayBuffer.pipe(Effect.mapError(() => new Refusal({ status: 400, message: "cannot read the body" }))))
+    const ref = workloadRef(workload.metadata)
+    const stored = yield* files.save({ namespace: ref.namespace, name: ref.name }, executionId, nodeName, name, data).pipe(
+      Effect.mapError((refused) => new Refusal({ status: refused.status, message: refused.message }))
+    )
+    yield* Effect.logInfo(`file ${stored} of ${nodeName} for run ${executionId}: ${data.byteLength} bytes`)
+    return `stored ${stored}`
   })
 
 /** The callback API reporting pods call, on its own port (0 turns it off): bakito/batch-job-controller's paths. */
@@ -124,7 +160,8 @@ export const callbackServer = (port: number) =>
   port === 0 ? Layer.empty : HttpRouter.serve(
     Layer.mergeAll(
       HttpRouter.add("POST", "/report/:node/:executionID/result", endpoint(postResult)),
-      HttpRouter.add("POST", "/report/:node/:executionID/event", endpoint(postEvent))
+      HttpRouter.add("POST", "/report/:node/:executionID/event", endpoint(postEvent)),
+      HttpRouter.add("POST", "/report/:node/:executionID/file", endpoint(postFile))
     ),
     quiet
   ).pipe(Layer.provide(listen(port)))

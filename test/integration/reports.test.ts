@@ -1,6 +1,9 @@
 // Pod reports against the real API server. kwok's pods run no containers, so the test plays the
 // pod: it asks the TokenRequest API for a token bound to the pod the operator created (as the
 // pod's projected volume would hold), then calls the callback API with it.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fateAnnotations, freePort } from "../controlplane/index.ts"
 import { cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
@@ -13,18 +16,23 @@ const audience = `bwo-test-${process.pid}`
 let operator: OperatorProcess
 let callbackPort = 0
 let metricsPort = 0
+const reportDirectory = mkdtempSync(path.join(os.tmpdir(), "bwo-reports-"))
 
 beforeAll(async () => {
   await createNodes(nodeNames.map((name) => ({ name, labels: { suite } })))
   callbackPort = await freePort()
   metricsPort = await freePort()
-  operator = startOperator(namespace, ["--callback-audience", audience, "--callback-service-name", "127.0.0.1"], {}, {
+  operator = startOperator(namespace, [
+    "--callback-audience", audience, "--callback-service-name", "127.0.0.1",
+    "--report-dir", reportDirectory, "--max-file-bytes", "1000", "--max-run-bytes", "1500"
+  ], {}, {
     callback: callbackPort,
     metrics: metricsPort
   })
 })
 afterAll(async () => {
   expect(await operator.stop()).toBe(0)
+  rmSync(reportDirectory, { recursive: true, force: true })
 })
 
 /** A token as the kubelet would mount it in the pod: bound to the pod, for the operator's audience. */
@@ -42,8 +50,12 @@ const tokenFor = async (pod: { name: string; uid: string }, tokenAudience = audi
 const envOf = (pod: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } }) =>
   Object.fromEntries((pod.spec?.containers?.[0]?.env ?? []).map((e) => [e.name, e.value ?? ""]))
 
-const post = (url: string, body: string, token?: string) =>
-  fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) } })
+const post = (url: string, body: string, token?: string, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers, ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }
+  })
 
 const metrics = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
 
@@ -126,6 +138,24 @@ describe("pod reports", () => {
     const event = await post(eventUrl, JSON.stringify({ warning: true, reason: "DiskAlmostFull", message: "used %s of /", args: ["42%"] }), firstToken)
     expect(event.status, await event.text()).toBe(200)
     await eventually("the reported Event", async () => (await eventsOf("reporting")).includes(`DiskAlmostFull: node ${nodeNames[0]}: used 42% of /`) || undefined)
+
+    // Files: stored as <node>-<name> in the run's directory; no way out of it; limits per file and per run.
+    const fileUrl = env["CALLBACK_SERVICE_FILE_URL"] ?? ""
+    const runDirectory = path.join(reportDirectory, namespace, "reporting", executionId)
+    const sent = async (url: string, body: string, headers: Record<string, string> = {}) => {
+      const response = await post(url, body, firstToken, { "content-type": "text/plain", ...headers })
+      return `${response.status} ${await response.text()}`
+    }
+    expect(await sent(`${fileUrl}?name=df.txt`, "Filesystem 42%")).toBe(`200 stored ${nodeNames[0]}-df.txt`)
+    expect(readFileSync(path.join(runDirectory, `${nodeNames[0]}-df.txt`), "utf8")).toBe("Filesystem 42%")
+    expect(await sent(fileUrl, "{}", { "content-disposition": "attachment; filename=\"facts.json\"" })).toBe(`200 stored ${nodeNames[0]}-facts.json`)
+    expect(await sent(fileUrl, "no name")).toMatch(new RegExp(`^200 stored ${nodeNames[0]}-[0-9a-z]+-[0-9a-z]+$`))
+    expect(await sent(`${fileUrl}?name=${encodeURIComponent("../../escaped.txt")}`, "x")).toMatch(/^400 file name "..\/..\/escaped.txt" must be a plain name/)
+    expect(existsSync(path.join(reportDirectory, namespace, "escaped.txt"))).toBe(false)
+    expect(await sent(`${fileUrl}?name=big.bin`, "x".repeat(1001))).toMatch(/^413 the file is 1001 bytes; at most 1000/)
+    expect(await sent(`${fileUrl}?name=half.bin`, "x".repeat(900))).toBe(`200 stored ${nodeNames[0]}-half.bin`)
+    expect(await sent(`${fileUrl}?name=more.bin`, "x".repeat(900))).toMatch(/^413 the run's files would take \d+ bytes; at most 1500/)
+    expect(await post(`${fileUrl}?name=x.txt`, "x", secondToken).then((r) => r.status)).toBe(403)
 
     // A new run (the retry annotation) takes the old run's series off /metrics.
     await workloads.patch("reporting", { metadata: { annotations: { "batch.example.com/retry": "1" } } })

@@ -3,7 +3,7 @@ import { Effect, Exit, Result, Schema } from "effect"
 import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
 import type { Reports } from "../../src/api/Reports.ts"
 import { buildPod, revision } from "../../src/domain/pods.ts"
-import { authorizeReport, metricPrefix, parseEvent, parseResults, type ReportTarget, renderSeries } from "../../src/domain/reports.ts"
+import { authorizeReport, metricPrefix, parseEvent, parseResults, type ReportTarget, renderSeries, requestedFileName, safeFileName } from "../../src/domain/reports.ts"
 import { ReportStore } from "../../src/services/ReportStore.ts"
 
 const reports: Reports = {
@@ -133,4 +133,20 @@ describe("published series", () => {
       store.retain("ns/w", new Set())
       assert.strictEqual(store.render(), "")
     }).pipe(Effect.provide(ReportStore.layer)))
+})
+
+describe("file names", () => {
+  it("come from the name parameter, else Content-Disposition", () => {
+    assert.strictEqual(requestedFileName("df.txt", "attachment; filename=\"other.txt\""), "df.txt")
+    assert.strictEqual(requestedFileName(undefined, "attachment; filename=\"disk usage.txt\""), "disk usage.txt")
+    assert.strictEqual(requestedFileName(undefined, "attachment; filename=plain.log"), "plain.log")
+    assert.isUndefined(requestedFileName("", undefined))
+  })
+  const rows: ReadonlyArray<readonly [string, string]> = [
+    ["report.json", "ok"],
+    ["../../etc/passwd", "file name \"../../etc/passwd\" must be a plain name of at most 200 characters, without / or \\"],
+    ["..", "file name \"..\" must be a plain name of at most 200 characters, without / or \\"],
+    ["a\\b", "file name \"a\\\\b\" must be a plain name of at most 200 characters, without / or \\"]
+  ]
+  for (const [name, expected] of rows) it(`${name}: ${expected === "ok" ? "taken" : "refused"}`, () => assert.strictEqual(outcome(safeFileName(name)), expected))
 })
