@@ -163,3 +163,29 @@ export const renderList = (views: ReadonlyArray<WorkloadView>): ReadonlyArray<st
       String((view.status.nodeStatus ?? []).filter(isInFlight).length)
     ])
   ], "")
+
+/**
+ * `kubectl bwl history`: the runs a scheduled workload's status keeps, newest
+ * first, one line each; without a schedule there is only the current run.
+ */
+export const renderHistory = (view: WorkloadView): ReadonlyArray<string> => {
+  const runs = view.status.runHistory ?? []
+  const title = `batchworkload ${view.namespace}/${view.name}`
+  if (runs.length === 0) {
+    const { status } = view
+    return [
+      `${title}: this workload has no run history (it has no schedule; the status records only the current run)`,
+      `current run: ${status.phase ?? "not started"}, revision ${status.revision ?? "-"}, started ${status.startTime ?? "-"}, finished ${
+        status.completionTime ?? "-"
+      }, ${status.progress ?? "0/0"} nodes succeeded`
+    ]
+  }
+  const next = view.status.nextScheduleTime !== undefined ? `, next run at ${view.status.nextScheduleTime}` : ""
+  return [
+    `${title}: ${runs.length} run${runs.length === 1 ? "" : "s"}, newest first${next}`,
+    ...runs.map((run) =>
+      `${run.executionId}  ${run.outcome.padEnd(9)}  ${run.trigger.padEnd(9)}  started ${run.startTime}  finished ${run.completionTime ?? "-"}  ` +
+      `${run.succeededNodes}/${run.totalNodes} succeeded, ${run.failedNodes} failed`
+    )
+  ]
+}

@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { BatchWorkloadSpec } from "../../../src/api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../../../src/api/core.ts"
 import { planView, renderPlan } from "../../../src/cli/planView.ts"
-import { renderList, renderStatus, runOutcome, summaryLine, viewOf } from "../../../src/cli/render.ts"
+import { renderHistory, renderList, renderStatus, runOutcome, summaryLine, viewOf } from "../../../src/cli/render.ts"
 import { fakeNode } from "../support/FakeCluster.ts"
 
 const now = Date.parse("2026-12-01T12:00:00Z")
@@ -140,5 +140,40 @@ describe("plan screen", () => {
   it("nodes that already hold the workload's pod keep their place under replicas, as in the operator", () => {
     const view = planView(spec({ nodeSelector: edge, replicas: 1 }), nodes, new Set(["h"]))
     assert.deepStrictEqual(view.batches, [["h"]])
+  })
+})
+
+describe("kubectl bwl history", () => {
+  it("lists a scheduled workload's runs newest first, with outcome, trigger and counts, and the next tick", () => {
+    const scheduled = viewOf(workload({
+      phase: "Succeeded",
+      executionId: "20261201-120000",
+      nextScheduleTime: "2026-12-02T12:00:00Z",
+      runHistory: [
+        {
+          executionId: "20261201-120000",
+          trigger: "Schedule",
+          startTime: ago(600),
+          completionTime: ago(300),
+          outcome: "Succeeded",
+          totalNodes: 5,
+          succeededNodes: 5,
+          failedNodes: 0
+        },
+        { executionId: "manual-ab12c", trigger: "Manual", startTime: ago(90_000), outcome: "Replaced", totalNodes: 5, succeededNodes: 2, failedNodes: 1 }
+      ]
+    }))
+    assert.deepStrictEqual(renderHistory(scheduled), [
+      "batchworkload team/agents: 2 runs, newest first, next run at 2026-12-02T12:00:00Z",
+      `20261201-120000  Succeeded  Schedule   started ${ago(600)}  finished ${ago(300)}  5/5 succeeded, 0 failed`,
+      `manual-ab12c  Replaced   Manual     started ${ago(90_000)}  finished -  2/5 succeeded, 1 failed`
+    ])
+  })
+
+  it("says so when there is no history, and shows the current run", () => {
+    const lines = renderHistory(viewOf(running))
+    assert.include(lines[0], "this workload has no run history")
+    assert.include(lines[1], "current run: Running")
+    assert.include(lines[1], "2/5 nodes succeeded")
   })
 })
