@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -62,6 +62,23 @@ interface FakeApiServer {
   readonly hanging: () => number
 }
 
+/** Listens on a free loopback port for the scope's life; returns the server's URL. */
+const serve = (server: Server) =>
+  Effect.gen(function*() {
+    yield* Effect.acquireRelease(
+      Effect.callback<void>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.void))
+      }),
+      () =>
+        Effect.sync(() => {
+          server.closeAllConnections()
+          server.close()
+        })
+    )
+    const address = server.address()
+    return `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`
+  })
+
 /** A stand-in API server: pod creates hang (a slow or overloaded server), everything else answers at once. */
 const fakeApiServer = Effect.gen(function*() {
   const requests: Array<string> = []
@@ -76,19 +93,7 @@ const fakeApiServer = Effect.gen(function*() {
     response.writeHead(200, { "content-type": "application/json" })
     response.end(JSON.stringify({ apiVersion: "v1", kind: "Status", metadata: { name: "x", resourceVersion: "1" } }))
   })
-  yield* Effect.acquireRelease(
-    Effect.callback<void>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.void))
-    }),
-    () =>
-      Effect.sync(() => {
-        server.closeAllConnections()
-        server.close()
-      })
-  )
-  const address = server.address()
-  const port = typeof address === "object" && address !== null ? address.port : 0
-  return { url: `http://127.0.0.1:${port}`, requests, hanging: () => hanging.size } satisfies FakeApiServer
+  return { url: yield* serve(server), requests, hanging: () => hanging.size } satisfies FakeApiServer
 })
 
 const kubeconfigFor = (url: string) => {
@@ -152,15 +157,7 @@ describe("live client", () => {
         response.write(wire.subarray(0, split))
         setTimeout(() => response.end(wire.subarray(split)), 50)
       })
-      yield* Effect.acquireRelease(
-        Effect.callback<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () => Effect.sync(() => server.close())
-      )
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      const context = yield* liveClients(`http://127.0.0.1:${port}`, { maxConcurrentRequests: 2, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
+      const context = yield* liveClients(yield* serve(server), { maxConcurrentRequests: 2, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
       const received = yield* Stream.runCollect(Context.get(context, KubeClient).watch("pods", { namespace: "ns", resourceVersion: "4" }))
       assert.deepStrictEqual(received.map((event) => (event.type === "BOOKMARK" ? `BOOKMARK ${event.resourceVersion}` : `${event.type} ${event.object.metadata.name}`)), [
         "ADDED café",
@@ -181,19 +178,7 @@ describe("live client", () => {
           response.end(JSON.stringify({ metadata: { name: "x" } }))
         })
       })
-      yield* Effect.acquireRelease(
-        Effect.callback<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () =>
-          Effect.sync(() => {
-            server.closeAllConnections()
-            server.close()
-          })
-      )
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      const context = yield* liveClients(`http://127.0.0.1:${port}`, { maxConcurrentRequests: 1, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
+      const context = yield* liveClients(yield* serve(server), { maxConcurrentRequests: 1, qps: 0, burst: 0, watchTimeoutSeconds: 25 })
       const client = Context.get(context, KubeClient)
       yield* client.remove("pods", "ns", "p1", { uid: "uid-1" })
       yield* client.get("pods", "ns", "p1")
