@@ -311,23 +311,26 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
 
     // kwok: fake kubelets for nodes annotated kwok.x-k8s.io/node=fake.
     const stagesFile = opts.stagesFile ?? defaultStagesFile
-    const kwok = start("kwok", [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--config=${stagesFile}`,
-      "--manage-all-nodes=false",
-      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      "--cidr=10.244.0.0/16",
-      "--node-ip=10.255.0.1",
-      // kwok v0.7.0's own default is 0, which turns node Leases off: a node then lives on its
-      // status heartbeat alone (every 20-45 s, against KCM's grace period), which a busy machine
-      // can miss. With Leases kwok renews each node's Lease every 10 s, so nodes stay Ready, and a
-      // test can make a node NotReady by taking its Lease away (see nodes.ts). kwok also manages
-      // a node only while it holds its Lease.
-      `--node-lease-duration-seconds=${opts.nodeHeartbeat?.leaseDurationSeconds ?? kwokNodeLeaseDurationSeconds}`,
-      `--server-address=127.0.0.1:${kwokPort}`
-    ])
-    log("kwok starting")
-    await waitFor(kwok, "/healthz ok", timeout, async () => (await get(`http://127.0.0.1:${kwokPort}/healthz`)).status === 200)
+    const startKwok = async () => {
+      const kwok = start("kwok", [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--config=${stagesFile}`,
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--cidr=10.244.0.0/16",
+        "--node-ip=10.255.0.1",
+        // kwok v0.7.0's own default is 0, which turns node Leases off: a node then lives on its
+        // status heartbeat alone (every 20-45 s, against KCM's grace period), which a busy machine
+        // can miss. With Leases kwok renews each node's Lease every 10 s, so nodes stay Ready, and a
+        // test can make a node NotReady by taking its Lease away (see nodes.ts). kwok also manages
+        // a node only while it holds its Lease.
+        `--node-lease-duration-seconds=${opts.nodeHeartbeat?.leaseDurationSeconds ?? kwokNodeLeaseDurationSeconds}`,
+        `--server-address=127.0.0.1:${kwokPort}`
+      ])
+      log("kwok starting")
+      await waitFor(kwok, "/healthz ok", timeout, async () => (await get(`http://127.0.0.1:${kwokPort}/healthz`)).status === 200)
+    }
+    await startKwok()
     if (opts.scheduler ?? true) {
       const sched = processes["kube-scheduler"]
       if (sched && !sched.isRunning()) {
@@ -351,6 +354,11 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
         // reasons of their own; one that starts afresh does not.
         await processes["kube-controller-manager"]?.stop(10_000)
         await startControllerManager()
+        // kwok v0.7.0 likewise: after the restart it went on renewing node Leases but never played
+        // pods created a few seconds later (they stayed Pending, no "Patch pod" in its log), so the
+        // next test's workloads waited forever. A fresh kwok takes its Leases back and plays them.
+        await processes["kwok"]?.stop(5_000)
+        await startKwok()
       })().finally(() => {
         restarting = undefined
       })

@@ -136,13 +136,22 @@ export const workloadApi = (namespace: string) => ({
       const workload = await this.get(name)
       last = workload.status
       return workload.status !== undefined && predicate(workload.status, workload) ? workload.status : undefined
-    }, timeoutMs).catch((error: unknown) => {
-      throw new Error(`${String(error)}\nlast status: ${JSON.stringify(last)}`)
+    }, timeoutMs).catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\nlast status: ${JSON.stringify(last)}\npods in the cluster:\n${await describePods(namespace)}`)
     })
   }
 })
 
 export const podsOf = async (namespace: string) => (await core.listNamespacedPod({ namespace })).items
+
+/** One line per pod as the API server has it, so a failed wait tells a stuck operator from stuck pods. */
+const describePods = async (namespace: string) => {
+  const pods = await podsOf(namespace).catch(() => [])
+  return pods.map((pod) => {
+    const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status ?? "-"
+    return `${pod.metadata?.name} node=${pod.spec?.nodeName} phase=${pod.status?.phase} ready=${ready} rv=${pod.metadata?.resourceVersion} deleting=${pod.metadata?.deletionTimestamp !== undefined}`
+  }).join("\n")
+}
 
 /** One pod's life as seen through a watch: when it appeared, when it stopped being in flight, how it ended. */
 export interface PodLife {
