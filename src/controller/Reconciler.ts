@@ -39,6 +39,7 @@ import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { nodeAttemptSeconds, nodeOutcomes, nodeRetries, statusWrites } from "./metrics.ts"
 import { retryDelays } from "./retryPolicy.ts"
 import { StatusFlushInterval } from "./StatusFlush.ts"
+import { makeStatusWriter } from "./StatusWriter.ts"
 import type { ReconcileResult } from "./WorkQueue.ts"
 
 const decodeStatus = Schema.decodeUnknownOption(StatusSchema)
@@ -56,6 +57,7 @@ const maxMessageLength = 512
  * echoed by the watch, is not mistaken for a stale one.
  */
 interface Memory {
+  readonly key: string
   readonly uid: string
   /** The latest status computed for the workload, written or not. */
   record: BatchWorkloadStatus | undefined
@@ -63,7 +65,8 @@ interface Memory {
   writtenFrom: string | undefined
   writtenAs: string | undefined
   writtenJson: string
-  writtenAtMillis: number
+  /** The top-level fields of the status last written, which a later write must remove if it leaves them out. */
+  writtenFields: ReadonlyArray<string>
 }
 
 const done: ReconcileResult = {}
@@ -84,10 +87,12 @@ const millisOf = (time: string | undefined) => {
 const isFinal = (phase: BatchWorkloadStatus["phase"]) => phase === "Succeeded" || phase === "Failed" || phase === "Degraded"
 
 /** Fields the new status leaves out are removed explicitly: a merge patch would keep, say, the last run's completionTime. */
-const withRemovals = (next: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined) => {
-  const removals = Object.fromEntries(Object.keys(previous ?? {}).filter((key) => !(key in next)).map((key) => [key, null]))
+const withRemovals = (next: BatchWorkloadStatus, fieldsBefore: Iterable<string>) => {
+  const removals = Object.fromEntries([...new Set(fieldsBefore)].filter((key) => !(key in next)).map((key) => [key, null]))
   return { ...removals, ...next }
 }
+
+const fieldsOf = (status: unknown) => typeof status === "object" && status !== null ? Object.keys(status) : []
 
 const clip = (entry: NodeStatus): NodeStatus =>
   entry.message !== undefined && entry.message.length > maxMessageLength ? { ...entry, message: entry.message.slice(0, maxMessageLength) } : entry
@@ -114,14 +119,14 @@ export const makeReconciler = Effect.gen(function*() {
   const events = yield* EventRecorder
   const reportStore = yield* ReportStore
   const callback = yield* Callback
-  const flushMillis = Duration.toMillis(yield* StatusFlushInterval)
+  const flushInterval = yield* StatusFlushInterval
   const memories = new Map<string, Memory>()
 
   const memoryOf = (key: string, workload: BatchWorkloadObject): Memory => {
     const uid = workload.metadata.uid ?? ""
     const known = memories.get(key)
     if (known !== undefined && known.uid === uid) return known
-    const fresh: Memory = { uid, record: undefined, writtenFrom: undefined, writtenAs: undefined, writtenJson: "", writtenAtMillis: 0 }
+    const fresh: Memory = { key, uid, record: undefined, writtenFrom: undefined, writtenAs: undefined, writtenJson: "", writtenFields: [] }
     memories.set(key, fresh)
     return fresh
   }
@@ -142,28 +147,51 @@ export const makeReconciler = Effect.gen(function*() {
   const patchWorkload = (workload: BatchWorkloadObject, patch: object, subresource?: "status") =>
     kube.patch("batchworkloads", workload.metadata.namespace, workload.metadata.name, patch, subresource ? { subresource } : undefined)
 
-  const writeStatus = (memory: Memory, workload: BatchWorkloadObject, status: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined) =>
+  /**
+   * Writes the newest status computed for the workload, based on the newest
+   * resourceVersion known (a conflict is retried by the writer against the
+   * cache's next version); a workload that is gone or replaced is left alone.
+   */
+  const writeNewestStatus = (key: string) =>
     Effect.gen(function*() {
+      const memory = memories.get(key)
+      const workload = caches.workloads.get(key)
+      const status = memory?.record
+      if (memory === undefined || status === undefined || workload === undefined || workload.metadata.uid !== memory.uid) return
       const json = JSON.stringify(status)
       if (json === memory.writtenJson) return
       const resourceVersion = baseVersionOf(memory, workload)
-      const written = yield* patchWorkload(workload, { metadata: { resourceVersion }, status: withRemovals(status, previous) }, "status")
+      const fieldsBefore = [...memory.writtenFields, ...fieldsOf(workload.status)]
+      const written = yield* patchWorkload(workload, { metadata: { resourceVersion }, status: withRemovals(status, fieldsBefore) }, "status")
       yield* Metric.update(statusWrites, 1)
       memory.writtenFrom = resourceVersion
       memory.writtenAs = written.metadata.resourceVersion
       memory.writtenJson = json
-      memory.writtenAtMillis = yield* Clock.currentTimeMillis
+      memory.writtenFields = Object.keys(status)
     }).pipe(Effect.catchIf((error: KubeApiError) => error.reason === "NotFound", () => Effect.void))
 
-  /** Writes now if the flush interval has passed since the last write; otherwise says when to come back for it. */
-  const flushStatus = (memory: Memory, workload: BatchWorkloadObject, status: BatchWorkloadStatus, previous: BatchWorkloadStatus | undefined, urgent: boolean) =>
-    Effect.gen(function*() {
+  const statusWriter = yield* makeStatusWriter({
+    interval: flushInterval,
+    write: writeNewestStatus,
+    onError: (key, error) => Effect.logWarning(`status write failed, will retry: ${error.message}`).pipe(Effect.annotateLogs({ workload: key }))
+  })
+
+  /**
+   * Records the status as this pass's decision and hands it to the workload's
+   * status writer: written at once if urgent, else with the progress of the
+   * next flush interval. The pass goes on without waiting for the write.
+   */
+  const flushStatus = (memory: Memory, status: BatchWorkloadStatus, urgent: boolean) =>
+    Effect.suspend(() => {
       memory.record = status
-      const now = yield* Clock.currentTimeMillis
-      const wait = memory.writtenAtMillis + flushMillis - now
-      if (wait > 0 && !urgent) return after(wait)
-      yield* writeStatus(memory, workload, status, previous)
-      return done
+      // Whether it differs from what was written is left to the writer: comparing costs a serialization, once per write there, not once per pass.
+      return statusWriter.request(memory.key, urgent)
+    })
+
+  const forgetWorkload = (key: string) =>
+    Effect.suspend(() => {
+      memories.delete(key)
+      return statusWriter.forget(key)
     })
 
   const recordNotice = (ref: WorkloadRef, notice: Notice) =>
@@ -274,9 +302,9 @@ export const makeReconciler = Effect.gen(function*() {
         yield* events.record(ref, "Warning", podRejectedReason, message)
         yield* Effect.logInfo(`the API server refused the run's pod: ${message}`)
       }
-      const flushed = yield* flushStatus(memory, workload, status, input.previous, true)
+      yield* flushStatus(memory, status, true)
       // Nothing in the cluster that could change the answer (a namespace label, a new service account) wakes this workload.
-      return sooner(flushed, after(preflightRetryMillis(input.previous, nowMillis)))
+      return after(preflightRetryMillis(input.previous, nowMillis))
     })
 
   /** What one pass over a run is given: the run's revision, and what the schedule adds to its status. */
@@ -353,12 +381,12 @@ export const makeReconciler = Effect.gen(function*() {
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
       yield* announceRun(ref, spec, previous, status)
       const urgent = status.phase !== previous?.phase || previous?.revision !== revision
-      const flushed = yield* flushStatus(memory, workload, status, previous, urgent)
+      yield* flushStatus(memory, status, urgent)
       // A deleted pod (a retry, a replaced revision) frees its node's name: plan again at once rather than wait for its event.
       const wake = plan.deletes.length > 0 ? after(0) : plan.wakeAtMillis !== undefined ? after(plan.wakeAtMillis - nowMillis) : done
-      // Anything created or deleted comes back through the pod watch; a deadline or a held-back write comes back here.
+      // Anything created or deleted comes back through the pod watch; a deadline comes back here.
       const finished = spec.mode === "RunToCompletion" && (status.phase === "Succeeded" || status.phase === "Failed")
-      return sooner(sooner(flushed, wake), finished ? yield* cleanUpFinished(ref, spec, status) : done)
+      return sooner(wake, finished ? yield* cleanUpFinished(ref, spec, status) : done)
     })
 
   /** RunScheduled and RunSkipped. */
@@ -413,8 +441,8 @@ export const makeReconciler = Effect.gen(function*() {
       if (executionId === undefined) {
         const status = { ...awaitingFirstRunStatus(previous, generation, decision.wakeAtMillis, now), ...scheduleFields }
         yield* announceSchedule(ref, decision.action)
-        const flushed = yield* flushStatus(memory, workload, status, previous, true)
-        return sooner(flushed, wake)
+        yield* flushStatus(memory, status, true)
+        return wake
       }
 
       const history = started?.replaces !== undefined ? markReplaced(previous?.runHistory ?? [], started.replaces, now) : previous?.runHistory ?? []
@@ -433,8 +461,8 @@ export const makeReconciler = Effect.gen(function*() {
       // The run is over: nothing happens until the next tick, whatever the spec says now (the next run uses it).
       if (started === undefined && previous !== undefined && isFinal(previous.phase)) {
         yield* announceSchedule(ref, decision.action)
-        const flushed = yield* flushStatus(memory, workload, decorate({ ...previous, observedGeneration: generation }), previous, true)
-        return sooner(sooner(flushed, wake), yield* cleanUpFinished(ref, spec, previous))
+        yield* flushStatus(memory, decorate({ ...previous, observedGeneration: generation }), true)
+        return sooner(wake, yield* cleanUpFinished(ref, spec, previous))
       }
       const revision = podRevisionOf(spec, executionId)
       const announce = announceSchedule(ref, decision.action)
@@ -456,8 +484,8 @@ export const makeReconciler = Effect.gen(function*() {
         previous.observedGeneration === generation && (previous.phase === "Succeeded" || previous.phase === "Failed")
       // A finished job-style run is over until the spec or the retry annotation changes; a status write may still be owed.
       if (settled) {
-        const flushed = yield* flushStatus(memory, workload, previous, previous, true)
-        return sooner(flushed, yield* cleanUpFinished(ref, spec, previous))
+        yield* flushStatus(memory, previous, true)
+        return yield* cleanUpFinished(ref, spec, previous)
       }
       const handledRetry = retryToken === "" ? previous?.handledRetry : retryToken
       return yield* runPass({ memory, workload, spec, previous, revision, executionId: revision, handledRetry, decorate: (status) => status, announce: Effect.void })
@@ -482,7 +510,7 @@ export const makeReconciler = Effect.gen(function*() {
       const waited = (yield* Clock.currentTimeMillis) - (Date.parse(workload.metadata.deletionTimestamp ?? "") || 0)
       if (remaining.length > 0 && waited < releaseAfterMillis) return after(Math.min(5_000, releaseAfterMillis - waited))
       yield* removeFinalizer(workload)
-      memories.delete(key)
+      yield* forgetWorkload(key)
       yield* Effect.logInfo(`released the workload${remaining.length > 0 ? ` with ${remaining.length} pods still terminating` : ""}`)
       return done
     })
@@ -496,7 +524,7 @@ export const makeReconciler = Effect.gen(function*() {
         previous.conditions?.some((c) => c.type === "InvalidSpec" && c.message === message && c.status === "True")
       if (alreadyReported) return done
       const status = invalidSpecStatus(previous, generation, message, isoAt(yield* Clock.currentTimeMillis))
-      yield* flushStatus(memory, workload, status, previous, true)
+      yield* flushStatus(memory, status, true)
       yield* events.record(workloadRef(workload.metadata), "Warning", "InvalidSpec", message)
       return done
     })
@@ -506,7 +534,7 @@ export const makeReconciler = Effect.gen(function*() {
       Effect.gen(function*() {
         const workload = caches.workloads.get(key)
         if (workload === undefined) {
-          memories.delete(key)
+          yield* forgetWorkload(key)
           reportStore.retain(key, new Set())
           return done
         }

@@ -1,5 +1,6 @@
 import * as http from "node:http"
 import * as https from "node:https"
+import * as tls from "node:tls"
 import { Cause, Duration, Effect, Layer, Metric, Option, Queue, Schema, Semaphore, Stream } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { group, plural, version } from "../api/BatchWorkload.ts"
@@ -26,6 +27,16 @@ interface WireWatchEvent {
 /** TLS options without the unset ones (Node's agent treats a present `undefined` differently from absent for some keys). */
 export const definedOnly = <T extends object>(options: T): Partial<T> =>
   Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>
+
+/**
+ * The keep-alive pool's agent. Its TLS context (CA, client certificate and key) is built once:
+ * given only the files, Node builds a new context for every connection it opens.
+ */
+const poolAgent = (access: ClusterAccess): http.Agent => {
+  if (!access.server.startsWith("https:")) return new http.Agent({ keepAlive: true })
+  const { ca, cert, key, ...verification } = access.tls
+  return new https.Agent({ keepAlive: true, secureContext: tls.createSecureContext(definedOnly({ ca, cert, key })), ...definedOnly(verification) })
+}
 
 /** The part of a TokenReview's answer the callback server reads. */
 const TokenReview = Schema.Struct({
@@ -197,14 +208,7 @@ const watchLineReader = (onLine: (line: string) => void) => {
 export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions = defaultKubeClientOptions) =>
   Effect.gen(function*() {
     const { server } = access
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        server.startsWith("https:")
-          ? new https.Agent({ keepAlive: true, ...definedOnly(access.tls) })
-          : new http.Agent({ keepAlive: true })
-      ),
-      (pool) => Effect.sync(() => pool.destroy())
-    )
+    const agent = yield* Effect.acquireRelease(Effect.sync(() => poolAgent(access)), (pool) => Effect.sync(() => pool.destroy()))
     const permits = yield* Semaphore.make(options.maxConcurrentRequests)
     const waitForToken = yield* makeRequestRateLimiter(options.qps, options.burst)
 
