@@ -102,14 +102,14 @@ const endpoint = (handler: Handler) =>
     return HttpServerResponse.text(refusal.message, { status: refusal.status })
   })
 
-const keyOf = (workload: BatchWorkloadObject) => `${workload.metadata.namespace ?? ""}/${workload.metadata.name}`
-
 const postResult: Handler = ({ executionId, nodeName, reports, workload }, request) =>
   Effect.gen(function*() {
     const body = yield* readJson(request)
     const samples = yield* Effect.fromResult(parseResults(reports, body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
     const ref = workloadRef(workload.metadata)
-    ;(yield* ReportStore).record(keyOf(workload), { namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples)
+    yield* (yield* ReportStore).record({ namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples).pipe(
+      Effect.mapError((failure) => new Refusal({ status: 500, message: failure.message }))
+    )
     yield* Effect.logInfo(`result of ${nodeName} for run ${executionId}: ${samples.length} values`)
     return `stored ${samples.length} values`
   })
