@@ -37,7 +37,9 @@ export class ReportDirectory extends Context.Service<ReportDirectory, {
   readonly pathOf: (...segments: ReadonlyArray<string>) => string | undefined
   /** The names and types of a directory's entries; none when it does not exist. */
   readonly entries: (directory: string) => Effect.Effect<ReadonlyArray<FileSystem.DirectoryEntry>, PlatformError.PlatformError>
-  /** Every workload's run directories, as the disk has them; what is remembered from now on. */
+  /** Every workload's run directories, as the disk has them. */
+  readonly list: Effect.Effect<ReadonlyArray<StoredWorkload>, PlatformError.PlatformError>
+  /** The same, and what is remembered from now on. */
   readonly scan: Effect.Effect<ReadonlyArray<StoredWorkload>, PlatformError.PlatformError>
   /** The run's directory, made if need be. */
   readonly makeRun: (workload: WorkloadKey, executionId: string) => Effect.Effect<string, PlatformError.PlatformError>
@@ -63,13 +65,15 @@ export class ReportDirectory extends Context.Service<ReportDirectory, {
           )
         const directories = (target: string) =>
           Effect.map(entries(target), (found) => found.filter((entry) => entry.type === "Directory").map((entry) => entry.name).filter(isPlainName))
-        const scan = Effect.gen(function*() {
+        const list = Effect.gen(function*() {
           const namespaces = yield* directories(root)
           const perNamespace = yield* Effect.forEach(namespaces, (namespace) =>
             Effect.flatMap(directories(path.join(root, namespace)), (names) =>
               Effect.forEach(names, (name) =>
                 Effect.map(directories(path.join(root, namespace, name)), (executionIds) => ({ namespace, name, executionIds })))))
-          const found = perNamespace.flat()
+          return perNamespace.flat()
+        })
+        const scan = Effect.map(list, (found) => {
           known = new Map(found.map((workload) => [keyOf(workload), new Set(workload.executionIds)]))
           return found
         })
@@ -79,6 +83,7 @@ export class ReportDirectory extends Context.Service<ReportDirectory, {
           root,
           pathOf,
           entries,
+          list,
           scan,
           makeRun: (workload, executionId) =>
             Effect.gen(function*() {
