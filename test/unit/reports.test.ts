@@ -1,8 +1,13 @@
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { Effect, Exit, FileSystem, Layer, Result, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { parse as parseYaml } from "yaml"
 import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
 import type { Reports } from "../../src/api/Reports.ts"
 import { buildPod, revision } from "../../src/domain/pods.ts"
@@ -241,4 +246,39 @@ describe("file names", () => {
     ["a\\b", "file name \"a\\\\b\" must be a plain name of at most 200 characters, without / or \\"]
   ]
   for (const [name, expected] of rows) it(`${name}: ${expected === "ok" ? "taken" : "refused"}`, () => assert.strictEqual(outcome(safeFileName(name)), expected))
+})
+
+describe("samples/node-report.yaml", () => {
+  it("its script reports a gauge the workload declares, a file and an Event, at the URLs of its environment", () => {
+    const manifest = parseYaml(readFileSync(new URL("../../samples/node-report.yaml", import.meta.url), "utf8"))
+    const spec = Schema.decodeUnknownSync(BatchWorkloadSpec)(manifest.spec)
+    const script = spec.command?.[2] ?? ""
+    // A wget that writes down its arguments, one call a block, instead of calling.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "bwo-sample-"))
+    const calls = path.join(dir, "calls")
+    writeFileSync(path.join(dir, "wget"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> "${calls}"; done\necho "--" >> "${calls}"\n`, { mode: 0o755 })
+    writeFileSync(path.join(dir, "token"), "the-token")
+    const base = "http://callback:8082/report/node-1/run-1"
+    execFileSync("sh", ["-c", script], {
+      env: {
+        PATH: `${dir}:${process.env["PATH"] ?? ""}`,
+        NODE_NAME: "node-1",
+        CALLBACK_SERVICE_TOKEN_FILE: path.join(dir, "token"),
+        CALLBACK_SERVICE_RESULT_URL: `${base}/result`,
+        CALLBACK_SERVICE_FILE_URL: `${base}/file`,
+        CALLBACK_SERVICE_EVENT_URL: `${base}/event`
+      }
+    })
+    const made = readFileSync(calls, "utf8").split("--\n").filter((call) => call !== "").map((call) => call.trimEnd().split("\n"))
+    rmSync(dir, { recursive: true, force: true })
+    const after = (args: ReadonlyArray<string>, flag: string) => args[args.indexOf(flag) + 1] ?? ""
+    assert.deepStrictEqual(made.map((args) => args.at(-1)), [`${base}/result`, `${base}/file?name=df.txt`, `${base}/event`])
+    for (const args of made) assert.include(args, "Authorization: Bearer the-token")
+    const [result = [], file = [], event = []] = made
+    const samples = parseResults(spec.reports ?? reports, JSON.parse(after(result, "--post-data")))
+    assert.deepStrictEqual(Result.map(samples, (s) => s.map((sample) => [sample.suffix, sample.labels])), Result.succeed([["disk_used_ratio", { mount: "/" }]]))
+    assert.include(file, "--post-file")
+    const reported = parseEvent(JSON.parse(after(event, "--post-data")))
+    assert.isTrue(Result.isSuccess(reported) && reported.success.reason === "DiskChecked" && reported.success.message.endsWith(" of / in use on node-1"))
+  })
 })
