@@ -46,73 +46,72 @@ export class ReportDirectory extends Context.Service<ReportDirectory, {
   /** Removes the workload's run directories not in `keep` (all of it when `keep` is empty); returns the runs removed. */
   readonly prune: (key: string, keep: ReadonlySet<string>) => Effect.Effect<ReadonlyArray<string>, PlatformError.PlatformError>
 }>()("batch-workload-operator/ReportDirectory") {
-  static readonly layer = (directory: string) =>
-    Layer.effect(
-      ReportDirectory,
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const root = path.resolve(directory)
-        /** key -> the runs with a directory. */
-        let known = new Map<string, Set<string>>()
-        const pathOf = (...segments: ReadonlyArray<string>) => {
-          if (!segments.every(isPlainName)) return undefined
-          return Option.getOrUndefined(path.resolveWithin(root, path.join(...segments)))
-        }
-        const entries = (target: string) =>
-          fs.readDirectoryEntries(target).pipe(
-            Effect.catchIf((error) => error.reason._tag === "NotFound", () => Effect.succeed([]))
-          )
-        const directories = (target: string) =>
-          Effect.map(entries(target), (found) => found.filter((entry) => entry.type === "Directory").map((entry) => entry.name).filter(isPlainName))
-        const list = Effect.gen(function*() {
-          const namespaces = yield* directories(root)
-          const perNamespace = yield* Effect.forEach(namespaces, (namespace) =>
-            Effect.flatMap(directories(path.join(root, namespace)), (names) =>
-              Effect.forEach(names, (name) =>
-                Effect.map(directories(path.join(root, namespace, name)), (executionIds) => ({ namespace, name, executionIds })))))
-          return perNamespace.flat()
-        })
-        const scan = Effect.map(list, (found) => {
-          known = new Map(found.map((workload) => [keyOf(workload), new Set(workload.executionIds)]))
-          return found
-        })
-        const notPlain = (what: string) =>
-          Effect.fail(PlatformError.badArgument({ module: "ReportDirectory", method: "pathOf", description: `${what} is not a plain name` }))
-        return ReportDirectory.of({
-          root,
-          pathOf,
-          entries,
-          list,
-          scan,
-          makeRun: (workload, executionId) =>
-            Effect.gen(function*() {
-              const target = pathOf(workload.namespace, workload.name, executionId)
-              if (target === undefined) return yield* notPlain(`${keyOf(workload)}/${executionId}`)
-              yield* fs.makeDirectory(target, { recursive: true })
-              known.set(keyOf(workload), (known.get(keyOf(workload)) ?? new Set()).add(executionId))
-              return target
-            }),
-          prune: (key, keep) =>
-            Effect.gen(function*() {
-              const runs = known.get(key)
-              const dropped = [...runs ?? []].filter((executionId) => !keep.has(executionId))
-              if (runs === undefined || dropped.length === 0) return []
-              const workload = workloadOfKey(key)
-              const target = pathOf(workload.namespace, workload.name)
-              if (target === undefined) return yield* notPlain(key)
-              if (keep.size === 0) {
-                yield* fs.remove(target, { recursive: true, force: true })
-                known.delete(key)
-                return dropped
-              }
-              for (const executionId of dropped) {
-                yield* fs.remove(path.join(target, executionId), { recursive: true, force: true })
-                runs.delete(executionId)
-              }
-              return dropped
-            })
-        })
-      })
-    )
+  static readonly layer = (directory: string) => Layer.effect(ReportDirectory, makeReportDirectory(directory))
 }
+
+const makeReportDirectory = (directory: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const root = path.resolve(directory)
+    /** key -> the runs with a directory. */
+    let known = new Map<string, Set<string>>()
+    const pathOf = (...segments: ReadonlyArray<string>) => {
+      if (!segments.every(isPlainName)) return undefined
+      return Option.getOrUndefined(path.resolveWithin(root, path.join(...segments)))
+    }
+    const entries = (target: string) =>
+      fs.readDirectoryEntries(target).pipe(
+        Effect.catchIf((error) => error.reason._tag === "NotFound", () => Effect.succeed([]))
+      )
+    const directories = (target: string) =>
+      Effect.map(entries(target), (found) => found.filter((entry) => entry.type === "Directory").map((entry) => entry.name).filter(isPlainName))
+    const list = Effect.gen(function*() {
+      const namespaces = yield* directories(root)
+      const perNamespace = yield* Effect.forEach(namespaces, (namespace) =>
+        Effect.flatMap(directories(path.join(root, namespace)), (names) =>
+          Effect.forEach(names, (name) =>
+            Effect.map(directories(path.join(root, namespace, name)), (executionIds) => ({ namespace, name, executionIds })))))
+      return perNamespace.flat()
+    })
+    const scan = Effect.map(list, (found) => {
+      known = new Map(found.map((workload) => [keyOf(workload), new Set(workload.executionIds)]))
+      return found
+    })
+    const notPlain = (what: string) =>
+      Effect.fail(PlatformError.badArgument({ module: "ReportDirectory", method: "pathOf", description: `${what} is not a plain name` }))
+    return ReportDirectory.of({
+      root,
+      pathOf,
+      entries,
+      list,
+      scan,
+      makeRun: (workload, executionId) =>
+        Effect.gen(function*() {
+          const target = pathOf(workload.namespace, workload.name, executionId)
+          if (target === undefined) return yield* notPlain(`${keyOf(workload)}/${executionId}`)
+          yield* fs.makeDirectory(target, { recursive: true })
+          known.set(keyOf(workload), (known.get(keyOf(workload)) ?? new Set()).add(executionId))
+          return target
+        }),
+      prune: (key, keep) =>
+        Effect.gen(function*() {
+          const runs = known.get(key)
+          const dropped = [...runs ?? []].filter((executionId) => !keep.has(executionId))
+          if (runs === undefined || dropped.length === 0) return []
+          const workload = workloadOfKey(key)
+          const target = pathOf(workload.namespace, workload.name)
+          if (target === undefined) return yield* notPlain(key)
+          if (keep.size === 0) {
+            yield* fs.remove(target, { recursive: true, force: true })
+            known.delete(key)
+            return dropped
+          }
+          for (const executionId of dropped) {
+            yield* fs.remove(path.join(target, executionId), { recursive: true, force: true })
+            runs.delete(executionId)
+          }
+          return dropped
+        })
+    })
+  })
