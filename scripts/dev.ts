@@ -4,7 +4,8 @@
 //     (test/controlplane/, binaries built by scripts/build-control-plane.sh on first use);
 //  2. creates fake nodes: node-1..node-3 (region=us-east, type=worker) and
 //     edge-1..edge-5 (region=us-west, type=edge);
-//  3. installs the CRD (manifests/crd.yaml) and starts the operator (`node src/main.ts`);
+//  3. installs the CRD (manifests/crd.yaml) and starts the operator (`node src/main.ts`), its
+//     report directory a fresh temporary one (an emptyDir's part), removed at the end;
 //  4. applies samples/*.yaml and prints `kubectl get bwl` every 2 s until all are Succeeded.
 // The cluster then stays up for exploring (KUBECONFIG is printed) until Ctrl+C, which stops
 // the operator and every control-plane process.
@@ -31,6 +32,10 @@ const say = (msg: string): void => {
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+/** The operator's report directory: a fresh one per `npm run dev`, removed at its end, as an emptyDir is with its pod. */
+const reportDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "bwo-dev-reports-"))
+const callbackPort = 8082
+
 let cp: ControlPlane | undefined
 let operator: ChildProcess | undefined
 let operatorExited: Promise<number | string> | undefined
@@ -54,6 +59,7 @@ const shutdown = async (code: number): Promise<never> => {
       say("stopping the control plane")
       await cp.stop().catch((e: unknown) => say(`stop failed: ${String(e)}`))
     }
+    fs.rmSync(reportDirectory, { recursive: true, force: true })
   }
   process.exit(code)
 }
@@ -136,7 +142,7 @@ const main = async (): Promise<void> => {
     const main = path.join(repoRoot, "src", "main.ts")
     if (!fs.existsSync(main)) throw new Error(`${main} does not exist yet`)
     say(`starting the operator: ${process.execPath} src/main.ts`)
-    const child = spawn(process.execPath, [main], {
+    const child = spawn(process.execPath, [main, "--report-dir", reportDirectory, "--callback-port", String(callbackPort)], {
       cwd: repoRoot,
       env: { ...process.env, KUBECONFIG: cp.kubeconfigPath },
       stdio: ["ignore", "pipe", "pipe"],
@@ -177,6 +183,7 @@ const main = async (): Promise<void> => {
     // The bundle runs on any Node from 20 on, so the printed command works in any terminal.
     for (const s of samples) say(`  watch ${s.name}: KUBECONFIG=${stableKubeconfig} node ${path.relative(process.cwd(), plugin)} status ${s.name} --watch`)
     say(`  component logs: ${path.join(cp?.dir ?? "", "logs")}`)
+    if (runOperator) say(`  pod reports: http://127.0.0.1:${callbackPort}/reports (stored in ${reportDirectory})`)
   }
   banner()
   say(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; Ctrl+C stops everything`)

@@ -13,6 +13,7 @@ import { kubeClientLayer } from "./kube/KubeClientLive.ts"
 import { Caches, WatchNamespace } from "./services/Caches.ts"
 import { EventRecorder, InstanceName } from "./services/EventRecorder.ts"
 import { NodeSelector } from "./services/NodeSelector.ts"
+import { ReportDirectory } from "./services/ReportDirectory.ts"
 import { ReportFiles } from "./services/ReportFiles.ts"
 import { Callback, ReportStore } from "./services/ReportStore.ts"
 import { PodDeployer } from "./services/PodDeployer.ts"
@@ -56,9 +57,11 @@ export const appLayer = (settings: Settings) => {
       watchTimeoutSeconds: 25
     }
   )
+  const reportDirectory = ReportDirectory.layer(settings.reportDirectory).pipe(Layer.provideMerge(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
   const services = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer, ReportStore.layer).pipe(
     Layer.provideMerge(Caches.layer),
-    Layer.provideMerge(kube)
+    Layer.provideMerge(kube),
+    Layer.provideMerge(reportDirectory)
   )
   const tracing = Option.match(settings.otlpEndpoint, {
     onNone: () => Layer.empty,
@@ -74,10 +77,9 @@ export const appLayer = (settings: Settings) => {
     healthServer(settings.healthPort),
     metricsServer(settings.metricsPort),
     callbackServer(settings.callbackPort).pipe(Layer.provide(ReportFiles.layer({
-      directory: settings.reportDirectory,
       maxFileBytes: settings.maxFileBytes,
       maxRunBytes: settings.maxRunBytes
-    }).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)))))
+    })))
   ).pipe(
     Layer.provide(services),
     Layer.provideMerge(Readiness.layer),

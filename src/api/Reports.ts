@@ -53,3 +53,27 @@ export const Reports = Schema.Struct({
   gauges: Schema.Array(Gauge).check(Schema.isMaxLength(50)).pipe(describe("The gauges results may report, by suffix."))
 }).annotate({ description: "Pods of this workload may report results as gauges, and Events, to the operator's callback service." })
 export type Reports = typeof Reports.Type
+
+/** One reported value of one gauge, as stored. */
+export const StoredSample = Schema.Struct({
+  suffix: Schema.String,
+  value: Schema.Finite,
+  labels: Schema.Record(Schema.String, Schema.String)
+})
+
+/**
+ * A node's accepted result for a run, as written to
+ * `<report dir>/<namespace>/<workload>/<executionID>/results/<node>.json`:
+ * with the workload's `reports` of the time, so the gauges can be published
+ * again after a restart before the workload is read.
+ */
+export const StoredResult = Schema.Struct({
+  namespace: Schema.String,
+  workload: Schema.String,
+  executionId: Schema.String,
+  nodeName: Schema.String,
+  receivedAt: Schema.String,
+  reports: Reports,
+  samples: Schema.Array(StoredSample)
+})
+export type StoredResult = typeof StoredResult.Type

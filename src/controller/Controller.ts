@@ -3,6 +3,7 @@ import { type BatchWorkloadObject, type Node, objectKey, type Pod } from "../api
 import { kind } from "../api/BatchWorkload.ts"
 import type { Change } from "../kube/Informer.ts"
 import { Caches } from "../services/Caches.ts"
+import { ReportStore } from "../services/ReportStore.ts"
 import { reconcileErrors, reconcileSeconds, reconcileTotal, workloadsByPhase } from "./metrics.ts"
 import { makeReconciler } from "./Reconciler.ts"
 import { makeWorkQueue } from "./WorkQueue.ts"
@@ -70,6 +71,7 @@ const ownerKey = (pod: Pod) => {
  */
 export const runController = Effect.gen(function*() {
   const caches = yield* Caches
+  const reportStore = yield* ReportStore
   const queue = yield* makeWorkQueue({ baseDelay: Duration.millis(500), maxDelay: Duration.minutes(1) })
   const reconciler = yield* makeReconciler
   // Subscribe before the first enqueue, so no change between the two is missed.
@@ -94,7 +96,9 @@ export const runController = Effect.gen(function*() {
 
   yield* Effect.logInfo(`caches synced: ${caches.workloads.store.size} workloads, ${caches.nodes.store.size} nodes`)
   yield* countPhases(caches.workloads.store.values())
-  yield* Effect.forEach(allWorkloads(), queue.add, { discard: true })
+  // Reports stored by an earlier leader: published again, and those of workloads deleted meanwhile pruned by their reconcile.
+  const reported = yield* reportStore.load
+  yield* Effect.forEach(new Set([...allWorkloads(), ...reported]), queue.add, { discard: true })
 
   const reconcile = (key: string) =>
     reconciler.reconcile(key).pipe(

@@ -535,7 +535,7 @@ export const makeReconciler = Effect.gen(function*() {
         const workload = caches.workloads.get(key)
         if (workload === undefined) {
           yield* forgetWorkload(key)
-          reportStore.retain(key, new Set())
+          yield* reportStore.retain(key, new Set())
           return done
         }
         if (workload.metadata.deletionTimestamp !== undefined) return yield* finalize(key, workload)
@@ -554,8 +554,8 @@ export const makeReconciler = Effect.gen(function*() {
         const schedule = scheduleOf(spec)
         if (schedule !== undefined && Result.isFailure(schedule)) return yield* reportInvalidSpec(key, workload, `spec is invalid: ${schedule.failure}`)
         const result = schedule === undefined ? yield* sync(key, workload, spec) : yield* syncScheduled(key, workload, spec, schedule.success)
-        // Reports of runs that left the history (or of a workload that stopped reporting) leave /metrics.
-        reportStore.retain(key, spec.reports !== undefined ? reportedRuns(memories.get(key)?.record) : new Set())
+        // Reports of runs that left the history (or of a workload that stopped reporting) leave /metrics and the report directory.
+        yield* reportStore.retain(key, spec.reports !== undefined ? reportedRuns(memories.get(key)?.record) : new Set())
         return result
       }).pipe(
         Effect.withSpan("BatchWorkload.reconcile", { attributes: { "workload.key": key } }),

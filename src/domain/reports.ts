@@ -197,12 +197,15 @@ export const requestedFileName = (query: string | undefined, contentDisposition:
   return name === undefined || name === "" ? undefined : name
 }
 
+/** One path segment: not empty, no separators, not `.` or `..`, no NUL, at most 200 characters. */
+export const isPlainName = (name: string) => name !== "" && !/[/\\\0]/.test(name) && name !== "." && name !== ".." && name.length <= 200
+
 /**
  * A stored name is a plain file name: no separators, no `.` or `..`, no NUL,
  * so it cannot leave its run's directory (the store checks the resolved path too).
  */
 export const safeFileName = (name: string): Result.Result<string, string> =>
-  /[/\\\0]/.test(name) || name === "." || name === ".." || name.length > 200
+  !isPlainName(name)
     ? Result.fail(`file name ${JSON.stringify(name)} must be a plain name of at most 200 characters, without / or \\`)
     : Result.succeed(name)
 

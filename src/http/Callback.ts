@@ -11,6 +11,7 @@ import { EventRecorder } from "../services/EventRecorder.ts"
 import { ReportFiles } from "../services/ReportFiles.ts"
 import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { listen, quiet } from "./Http.ts"
+import { reportPages } from "./ReportPages.ts"
 
 /** A call turned away: the status to answer with and why (also the audit log line). */
 class Refusal extends Data.TaggedError("Refusal")<{ readonly status: 400 | 401 | 403 | 413 | 500 | 503; readonly message: string }> {}
@@ -102,14 +103,14 @@ const endpoint = (handler: Handler) =>
     return HttpServerResponse.text(refusal.message, { status: refusal.status })
   })
 
-const keyOf = (workload: BatchWorkloadObject) => `${workload.metadata.namespace ?? ""}/${workload.metadata.name}`
-
 const postResult: Handler = ({ executionId, nodeName, reports, workload }, request) =>
   Effect.gen(function*() {
     const body = yield* readJson(request)
     const samples = yield* Effect.fromResult(parseResults(reports, body)).pipe(Effect.mapError((message) => new Refusal({ status: 400, message })))
     const ref = workloadRef(workload.metadata)
-    ;(yield* ReportStore).record(keyOf(workload), { namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples)
+    yield* (yield* ReportStore).record({ namespace: ref.namespace, name: ref.name, reports }, executionId, nodeName, samples).pipe(
+      Effect.mapError((failure) => new Refusal({ status: 500, message: failure.message }))
+    )
     yield* Effect.logInfo(`result of ${nodeName} for run ${executionId}: ${samples.length} values`)
     return `stored ${samples.length} values`
   })
@@ -155,13 +156,17 @@ const postFile: Handler = ({ executionId, nodeName, workload }, request) =>
     return `stored ${stored}`
   })
 
-/** The callback API reporting pods call, on its own port (0 turns it off): bakito/batch-job-controller's paths. */
+/**
+ * The callback API reporting pods call, on its own port (0 turns it off):
+ * bakito/batch-job-controller's paths; and the stored reports, read-only.
+ */
 export const callbackServer = (port: number) =>
   port === 0 ? Layer.empty : HttpRouter.serve(
     Layer.mergeAll(
       HttpRouter.add("POST", "/report/:node/:executionID/result", endpoint(postResult)),
       HttpRouter.add("POST", "/report/:node/:executionID/event", endpoint(postEvent)),
-      HttpRouter.add("POST", "/report/:node/:executionID/file", endpoint(postFile))
+      HttpRouter.add("POST", "/report/:node/:executionID/file", endpoint(postFile)),
+      reportPages
     ),
     quiet
   ).pipe(Layer.provide(listen(port)))

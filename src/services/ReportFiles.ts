@@ -1,9 +1,9 @@
-import { Context, Data, Effect, FileSystem, Layer, Option, Path } from "effect"
+import { Context, Data, Effect, FileSystem, Layer, Path } from "effect"
 import { storedFileName } from "../domain/reports.ts"
+import { ReportDirectory } from "./ReportDirectory.ts"
 
-/** Where reported files go, and how much a pod may send. */
+/** How much a pod may send. */
 export interface ReportFilesSettings {
-  readonly directory: string
   readonly maxFileBytes: number
   readonly maxRunBytes: number
 }
@@ -31,12 +31,13 @@ export class ReportFiles extends Context.Service<ReportFiles, {
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
+        const directory = yield* ReportDirectory
         const failed = (error: { readonly message: string }) => new FileRefused({ status: 500, message: `cannot store the file: ${error.message}` })
-        /** Bytes the run's files take already. */
-        const runBytes = (directory: string) =>
+        /** Bytes the run's files take already (not the operator's own results beside them). */
+        const runBytes = (runDirectory: string) =>
           Effect.gen(function*() {
-            const names = yield* fs.readDirectory(directory)
-            const sizes = yield* Effect.forEach(names, (name) => Effect.map(fs.stat(path.join(directory, name)), (info) => Number(info.size)))
+            const files = (yield* directory.entries(runDirectory)).filter((entry) => entry.type === "File")
+            const sizes = yield* Effect.forEach(files, (file) => Effect.map(fs.stat(path.join(runDirectory, file.name)), (info) => Number(info.size)))
             return sizes.reduce((sum, size) => sum + size, 0)
           })
         return ReportFiles.of({
@@ -46,12 +47,11 @@ export class ReportFiles extends Context.Service<ReportFiles, {
               if (data.byteLength > settings.maxFileBytes) {
                 return yield* new FileRefused({ status: 413, message: `the file is ${data.byteLength} bytes; at most ${settings.maxFileBytes} are taken (--max-file-bytes)` })
               }
-              const runDirectory = path.join(path.resolve(settings.directory), workload.namespace, workload.name, executionId)
-              const target = Option.getOrUndefined(path.resolveWithin(runDirectory, storedFileName(nodeName, name)))
-              if (target === undefined || path.dirname(target) !== runDirectory) {
+              const target = directory.pathOf(workload.namespace, workload.name, executionId, storedFileName(nodeName, name))
+              if (target === undefined) {
                 return yield* new FileRefused({ status: 400, message: `file name ${JSON.stringify(name)} leaves the run's directory` })
               }
-              yield* fs.makeDirectory(runDirectory, { recursive: true }).pipe(Effect.mapError(failed))
+              const runDirectory = yield* directory.makeRun(workload, executionId).pipe(Effect.mapError(failed))
               const used = yield* runBytes(runDirectory).pipe(Effect.mapError(failed))
               const replaced = yield* fs.stat(target).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => 0))
               if (used - replaced + data.byteLength > settings.maxRunBytes) {

@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fateAnnotations, freePort } from "../controlplane/index.ts"
-import { cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { cp, createNodes, eventually, type OperatorProcess, podsOf, podToken, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const namespace = useNamespace("reports")
 const workloads = workloadApi(namespace)
@@ -36,15 +36,7 @@ afterAll(async () => {
 })
 
 /** A token as the kubelet would mount it in the pod: bound to the pod, for the operator's audience. */
-const tokenFor = async (pod: { name: string; uid: string }, tokenAudience = audience) => {
-  const made = await cp.kubectl([
-    "-n", namespace, "create", "token", "default",
-    "--bound-object-kind", "Pod", "--bound-object-name", pod.name, "--bound-object-uid", pod.uid,
-    "--audience", tokenAudience, "--duration", "10m"
-  ])
-  if (made.code !== 0) throw new Error(`kubectl create token: ${made.stderr}`)
-  return made.stdout.trim()
-}
+const tokenFor = (pod: { name: string; uid: string }, tokenAudience = audience) => podToken(namespace, pod, tokenAudience)
 
 /** The URL the pod got in its environment, pointed at this test's operator. */
 const envOf = (pod: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } }) =>

@@ -51,11 +51,11 @@ describe("seed manifests", () => {
     expect(events.stdout.split(" ")).toEqual(expect.arrayContaining(["Started", "NodeSucceeded", "Completed"]))
   })
 
-  it("the pod-template samples are admitted as written", async () => {
-    const samples = ["host-cleanup.yaml", "privileged-upgrade.yaml"].flatMap((file) => ["-f", path.join(repoRoot, "samples", file)])
+  it("the pod-template and pod-report samples are admitted as written", async () => {
+    const samples = ["host-cleanup.yaml", "privileged-upgrade.yaml", "node-report.yaml"].flatMap((file) => ["-f", path.join(repoRoot, "samples", file)])
     const applied = await kubectl("apply", "--dry-run=server", ...samples)
     expect(applied.stderr).toBe("")
-    expect(applied.stdout).toMatch(/host-cleanup created \(server dry run\)\n.*privileged-upgrade created \(server dry run\)/)
+    expect(applied.stdout).toMatch(/host-cleanup created \(server dry run\)\n.*privileged-upgrade created \(server dry run\)\n.*node-report created \(server dry run\)/)
   })
 
   it("deleting a workload removes its pods and then the workload", async () => {

@@ -1,9 +1,18 @@
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Result, Schema } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Effect, Exit, FileSystem, Layer, Result, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import { parse as parseYaml } from "yaml"
 import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
 import type { Reports } from "../../src/api/Reports.ts"
 import { buildPod, revision } from "../../src/domain/pods.ts"
 import { authorizeReport, metricPrefix, parseEvent, parseResults, type ReportTarget, renderSeries, requestedFileName, safeFileName } from "../../src/domain/reports.ts"
+import { ReportDirectory } from "../../src/services/ReportDirectory.ts"
 import { ReportStore } from "../../src/services/ReportStore.ts"
 
 const reports: Reports = {
@@ -122,17 +131,105 @@ describe("published series", () => {
 
   it.effect("a run that leaves the history takes its series; the latest copy follows the newest result", () =>
     Effect.gen(function*() {
-      const store = yield* ReportStore
-      const workload = { namespace: "ns", name: "w", reports: { ...reports, latestLabel: true } }
-      const sample = (value: number) => [{ suffix: "uptime_seconds", value, labels: {} }]
-      store.record("ns/w", workload, "run-1", "node-1", sample(1))
-      store.record("ns/w", workload, "run-2", "node-1", sample(2))
-      assert.match(store.render(), /executionID="run-1"\} 1\n.*executionID="run-2"\} 2\n.*executionID="latest"\} 2\n/s)
-      store.retain("ns/w", new Set(["run-2"]))
-      assert.notInclude(store.render(), "run-1")
-      store.retain("ns/w", new Set())
-      assert.strictEqual(store.render(), "")
-    }).pipe(Effect.provide(ReportStore.layer)))
+      const root = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped()
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* ReportStore
+          const workload = { namespace: "ns", name: "w", reports: { ...reports, latestLabel: true } }
+          yield* store.record(workload, "run-1", "node-1", uptime(1))
+          yield* store.record(workload, "run-2", "node-1", uptime(2))
+          assert.match(store.render(), /executionID="run-1"\} 1\n.*executionID="run-2"\} 2\n.*executionID="latest"\} 2\n/s)
+          yield* store.retain("ns/w", new Set(["run-2"]))
+          assert.notInclude(store.render(), "run-1")
+          yield* store.retain("ns/w", new Set())
+          assert.strictEqual(store.render(), "")
+        }),
+        storeIn(ReportDirectory.layer(root))
+      )
+    }).pipe(Effect.provide(NodeFileSystem.layer), Effect.scoped))
+})
+
+const uptime = (value: number) => [{ suffix: "uptime_seconds", value, labels: {} }]
+
+/** A ReportStore over the report directory `directory` gives. */
+const storeIn = <E, R>(directory: Layer.Layer<ReportDirectory, E, R>) =>
+  ReportStore.layer.pipe(Layer.provideMerge(directory), Layer.provideMerge(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
+
+
+describe("stored reports", () => {
+  const workload = { namespace: "ns", name: "w", reports: { ...reports, latestLabel: true } }
+
+  it.effect("survive a restart: the next store publishes the same series, the latest copy still the newest", () =>
+    Effect.gen(function*() {
+      const root = yield* (yield* FileSystem.FileSystem).makeTempDirectoryScoped()
+      const before = yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* ReportStore
+          yield* store.record(workload, "run-2", "node-1", uptime(2))
+          yield* TestClock.adjust("1 second")
+          yield* store.record(workload, "run-3", "node-1", uptime(3))
+          return store.render()
+        }),
+        storeIn(ReportDirectory.layer(root))
+      )
+      const after = yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* ReportStore
+          assert.strictEqual(store.render(), "", "nothing is published before the store reads the directory")
+          assert.deepStrictEqual(yield* store.load, ["ns/w"])
+          const results = yield* store.resultsOf(workload, "run-3")
+          assert.deepStrictEqual(results.map((result) => [result.nodeName, result.samples]), [["node-1", uptime(3)]])
+          return store.render()
+        }),
+        storeIn(ReportDirectory.layer(root))
+      )
+      assert.strictEqual(after, before)
+      assert.include(after, "executionID=\"latest\"} 3")
+    }).pipe(Effect.provide(NodeFileSystem.layer), Effect.scoped))
+
+  it.effect("a pruned run loses its directory with the files beside its results; a gone workload loses its own", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const root = yield* fs.makeTempDirectoryScoped()
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* ReportStore
+          yield* store.record(workload, "run-1", "node-1", uptime(1))
+          yield* store.record(workload, "run-2", "node-1", uptime(2))
+          yield* fs.writeFileString(`${root}/ns/w/run-1/node-1-df.txt`, "42%")
+          yield* store.retain("ns/w", new Set(["run-2"]))
+          assert.deepStrictEqual(yield* fs.readDirectory(`${root}/ns/w`), ["run-2"])
+          yield* store.retain("ns/w", new Set())
+          assert.deepStrictEqual(yield* fs.readDirectory(`${root}/ns`), [])
+          assert.deepStrictEqual(yield* store.load, [])
+        }),
+        storeIn(ReportDirectory.layer(root))
+      )
+    }).pipe(Effect.provide(NodeFileSystem.layer), Effect.scoped))
+
+  it.effect("a result file that does not say it belongs where it lies is not read back", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const root = yield* fs.makeTempDirectoryScoped()
+      yield* Effect.provide(Effect.flatMap(ReportStore, (store) => store.record(workload, "run-1", "node-1", uptime(1))), storeIn(ReportDirectory.layer(root)))
+      // Copied to another node's name, and another run's directory: both still say node-1 of run-1 inside.
+      yield* fs.copyFile(`${root}/ns/w/run-1/results/node-1.json`, `${root}/ns/w/run-1/results/node-2.json`)
+      yield* fs.makeDirectory(`${root}/ns/w/run-9/results`, { recursive: true })
+      yield* fs.copyFile(`${root}/ns/w/run-1/results/node-1.json`, `${root}/ns/w/run-9/results/node-1.json`)
+      yield* fs.writeFileString(`${root}/ns/w/run-1/results/node-3.json`, "{not json")
+      const published = yield* Effect.provide(
+        Effect.gen(function*() {
+          const store = yield* ReportStore
+          yield* store.load
+          return store.render()
+        }),
+        storeIn(ReportDirectory.layer(root))
+      )
+      assert.deepStrictEqual(published.match(/^bwl_w_uptime_seconds\{.*$/gm), [
+        "bwl_w_uptime_seconds{namespace=\"ns\",workload=\"w\",node=\"node-1\",executionID=\"run-1\"} 1",
+        "bwl_w_uptime_seconds{namespace=\"ns\",workload=\"w\",node=\"node-1\",executionID=\"latest\"} 1"
+      ])
+    }).pipe(Effect.provide(NodeFileSystem.layer), Effect.scoped))
 })
 
 describe("file names", () => {
@@ -149,4 +246,39 @@ describe("file names", () => {
     ["a\\b", "file name \"a\\\\b\" must be a plain name of at most 200 characters, without / or \\"]
   ]
   for (const [name, expected] of rows) it(`${name}: ${expected === "ok" ? "taken" : "refused"}`, () => assert.strictEqual(outcome(safeFileName(name)), expected))
+})
+
+describe("samples/node-report.yaml", () => {
+  it("its script reports a gauge the workload declares, a file and an Event, at the URLs of its environment", () => {
+    const manifest = parseYaml(readFileSync(new URL("../../samples/node-report.yaml", import.meta.url), "utf8"))
+    const spec = Schema.decodeUnknownSync(BatchWorkloadSpec)(manifest.spec)
+    const script = spec.command?.[2] ?? ""
+    // A wget that writes down its arguments, one call a block, instead of calling.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "bwo-sample-"))
+    const calls = path.join(dir, "calls")
+    writeFileSync(path.join(dir, "wget"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> "${calls}"; done\necho "--" >> "${calls}"\n`, { mode: 0o755 })
+    writeFileSync(path.join(dir, "token"), "the-token")
+    const base = "http://callback:8082/report/node-1/run-1"
+    execFileSync("sh", ["-c", script], {
+      env: {
+        PATH: `${dir}:${process.env["PATH"] ?? ""}`,
+        NODE_NAME: "node-1",
+        CALLBACK_SERVICE_TOKEN_FILE: path.join(dir, "token"),
+        CALLBACK_SERVICE_RESULT_URL: `${base}/result`,
+        CALLBACK_SERVICE_FILE_URL: `${base}/file`,
+        CALLBACK_SERVICE_EVENT_URL: `${base}/event`
+      }
+    })
+    const made = readFileSync(calls, "utf8").split("--\n").filter((call) => call !== "").map((call) => call.trimEnd().split("\n"))
+    rmSync(dir, { recursive: true, force: true })
+    const after = (args: ReadonlyArray<string>, flag: string) => args[args.indexOf(flag) + 1] ?? ""
+    assert.deepStrictEqual(made.map((args) => args.at(-1)), [`${base}/result`, `${base}/file?name=df.txt`, `${base}/event`])
+    for (const args of made) assert.include(args, "Authorization: Bearer the-token")
+    const [result = [], file = [], event = []] = made
+    const samples = parseResults(spec.reports ?? reports, JSON.parse(after(result, "--post-data")))
+    assert.deepStrictEqual(Result.map(samples, (s) => s.map((sample) => [sample.suffix, sample.labels])), Result.succeed([["disk_used_ratio", { mount: "/" }]]))
+    assert.include(file, "--post-file")
+    const reported = parseEvent(JSON.parse(after(event, "--post-data")))
+    assert.isTrue(Result.isSuccess(reported) && reported.success.reason === "DiskChecked" && reported.success.message.endsWith(" of / in use on node-1"))
+  })
 })

@@ -254,3 +254,17 @@ export const recordPodDeletions = async (namespace: string) => {
     stop: () => controller.abort()
   }
 }
+
+/**
+ * A token as the kubelet would mount it in a reporting pod: for the namespace's default
+ * ServiceAccount, bound to the pod, for `audience`. Tests play the pod with it (kwok runs no containers).
+ */
+export const podToken = async (namespace: string, pod: { readonly name: string; readonly uid: string }, audience: string) => {
+  const made = await cp.kubectl([
+    "-n", namespace, "create", "token", "default",
+    "--bound-object-kind", "Pod", "--bound-object-name", pod.name, "--bound-object-uid", pod.uid,
+    "--audience", audience, "--duration", "10m"
+  ])
+  if (made.code !== 0) throw new Error(`kubectl create token: ${made.stderr}`)
+  return made.stdout.trim()
+}

@@ -1,4 +1,5 @@
-import { Duration, Effect, Layer, Random } from "effect"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Duration, Effect, FileSystem, Layer, Random } from "effect"
 import { TestClock } from "effect/testing"
 import { apiVersion, type BatchWorkloadStatus, kind } from "../../../src/api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../../../src/api/core.ts"
@@ -6,14 +7,19 @@ import { runController } from "../../../src/controller/Controller.ts"
 import { Caches } from "../../../src/services/Caches.ts"
 import { EventRecorder } from "../../../src/services/EventRecorder.ts"
 import { NodeSelector } from "../../../src/services/NodeSelector.ts"
+import { ReportDirectory } from "../../../src/services/ReportDirectory.ts"
 import { ReportStore } from "../../../src/services/ReportStore.ts"
 import { PodDeployer } from "../../../src/services/PodDeployer.ts"
 import { FakeCluster } from "./FakeCluster.ts"
 
+/** An empty report directory on a file system that does nothing: real I/O would take real time, which the TestClock's steps do not wait for. */
+const emptyReportDirectory = ReportDirectory.layer("/reports").pipe(Layer.provideMerge(Layer.merge(FileSystem.layerNoop({}), NodePath.layer)))
+
 /** The operator's real services, over whatever FakeCluster is provided: rebuild it to simulate an operator restart. */
 export const operatorServices = Layer.mergeAll(NodeSelector.layer, PodDeployer.layer, EventRecorder.layer, ReportStore.layer).pipe(
   Layer.provideMerge(Caches.layer),
-  Layer.provideMerge(FakeCluster.kubeClient)
+  Layer.provideMerge(FakeCluster.kubeClient),
+  Layer.provideMerge(emptyReportDirectory)
 )
 
 /** The operator's real services over a fresh in-memory cluster. */
