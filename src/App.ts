@@ -6,6 +6,7 @@ import { OtlpSerialization, OtlpTracer } from "effect/observability"
 import { optionalValue, type Settings } from "./Config.ts"
 import { runController } from "./controller/Controller.ts"
 import { makeLeaderElector } from "./controller/LeaderElection.ts"
+import { markLeader, parsePodRef } from "./controller/LeaderLabel.ts"
 import { StatusFlushInterval } from "./controller/StatusFlush.ts"
 import { callbackServer } from "./http/Callback.ts"
 import { healthServer, metricsServer, Readiness } from "./http/Http.ts"
@@ -28,8 +29,9 @@ const controllerLive = (settings: Settings) =>
     const caches = yield* Caches
     const readiness = yield* Readiness
     yield* Effect.forkScoped(caches.synced.pipe(Effect.andThen(Ref.set(readiness, true))))
+    const label = yield* leaderLabelling(settings)
     if (!settings.leaderElect) {
-      yield* Effect.forkScoped(runController)
+      yield* Effect.forkScoped(label(true).pipe(Effect.andThen(runController)))
       return
     }
     const elector = yield* makeLeaderElector({
@@ -40,8 +42,20 @@ const controllerLive = (settings: Settings) =>
       renewDeadline: Duration.seconds(settings.renewDeadlineSeconds),
       retryPeriod: Duration.seconds(settings.retryPeriodSeconds)
     })
-    yield* Effect.forkScoped(elector.runWhileLeader(runController))
+    // A replica restarted in the same pod must not keep the label from when it led.
+    const leading = label(true).pipe(Effect.andThen(runController), Effect.ensuring(label(false)))
+    yield* Effect.forkScoped(label(false).pipe(Effect.andThen(elector.runWhileLeader(leading))))
   }))
+
+/** Labels (true) or unlabels (false) this replica's pod as the leader's, when --leader-label-pod names it. */
+const leaderLabelling = (settings: Settings) =>
+  Effect.gen(function*() {
+    const text = optionalValue(settings.leaderLabelPod)
+    if (text === undefined) return (_leading: boolean) => Effect.void
+    const pod = parsePodRef(text)
+    if (pod === undefined) return yield* Effect.die(new Error(`--leader-label-pod must be NAMESPACE/NAME, got "${text}"`))
+    return (leading: boolean) => markLeader(pod, leading)
+  })
 
 /** The one place the live layers are composed. */
 export const appLayer = (settings: Settings) => {

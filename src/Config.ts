@@ -85,6 +85,11 @@ export const settingsFlags = {
     2
   ),
   identity: optionalSetting("identity", "POD_NAME", "This replica's name in the Lease and in Events (default: hostname-pid)"),
+  leaderLabelPod: optionalSetting(
+    "leader-label-pod",
+    "LEADER_LABEL_POD",
+    "NAMESPACE/NAME of this replica's own pod: labelled batch.example.com/leader=true while it leads, for the callback Service"
+  ),
   maxConcurrentRequests: setting(
     Flag.Int("kube-max-concurrent-requests"),
     Config.Int("KUBE_MAX_CONCURRENT_REQUESTS"),

@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { deleteNodes, fateAnnotations, repoRoot } from "../controlplane/index.ts"
-import { buildOperatorBundle, cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { buildOperatorBundle, core, cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const manifests = path.join(repoRoot, "manifests")
 const manifest = (file: string) => path.join(manifests, file)
@@ -176,13 +176,22 @@ describe("RBAC", () => {
 })
 
 /** The Deployment's plain env values (fieldRef ones are given by the test). */
-const deploymentEnv = (): Record<string, string> => {
+/**
+ * The operator container's environment as the kubelet would give it: fieldRef values from `fields`,
+ * and $(VAR) references to variables defined before them expanded.
+ */
+const deploymentEnv = (fields: Record<string, string>): Record<string, string> => {
   const documents = parseAllDocuments(readFileSync(manifest("deployment.yaml"), "utf8")).map((document) => document.toJS())
   const deployment = documents.find((document) => document?.kind === "Deployment")
   const container = deployment.spec.template.spec.containers.find((c: { name: string }) => c.name === "operator")
-  return Object.fromEntries(
-    (container.env as Array<{ name: string; value?: string }>).filter((env) => env.value !== undefined).map((env) => [env.name, env.value!])
-  )
+  const env: Record<string, string> = {}
+  for (const entry of container.env as Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>) {
+    const fieldPath = entry.valueFrom?.fieldRef?.fieldPath
+    const value = entry.value?.replace(/\$\((\w+)\)/g, (reference, name: string) => env[name] ?? reference) ??
+      (fieldPath !== undefined ? fields[fieldPath] : undefined)
+    if (value !== undefined) env[entry.name] = value
+  }
+  return env
 }
 
 describe("in-cluster mode", () => {
@@ -202,13 +211,18 @@ describe("in-cluster mode", () => {
     expect(cp.caPath, "the control plane's CA file").not.toBeNull()
     copyFileSync(cp.caPath!, path.join(secrets, "ca.crt"))
 
-    const env = deploymentEnv()
-    expect(env).toMatchObject({ LEADER_ELECT: "true", LOG_FORMAT: "json" })
+    // The operator's own pod, as the Deployment would make it (kwok plays it; the operator runs here as a process).
+    const ownPod = `batch-workload-operator-${suite}`
+    await core.createNamespacedPod({
+      namespace: operatorNamespace,
+      body: { metadata: { name: ownPod }, spec: { nodeName: `${suite}-1`, containers: [{ name: "operator", image: "batch-workload-operator" }] } }
+    })
+    const leaderLabelOf = async () => (await core.readNamespacedPod({ name: ownPod, namespace: operatorNamespace })).metadata?.labels?.["batch.example.com/leader"]
+    const env = deploymentEnv({ "metadata.name": ownPod, "metadata.namespace": operatorNamespace })
+    expect(env).toMatchObject({ LEADER_ELECT: "true", LOG_FORMAT: "json", LEADER_LABEL_POD: `${operatorNamespace}/${ownPod}` })
     const operator = startOperator(namespace, [], {
       ...env,
       // The ports are 0 from startOperator's flags (flags win over env), so tests never collide.
-      POD_NAME: `batch-workload-operator-${suite}`,
-      POD_NAMESPACE: operatorNamespace,
       KUBERNETES_SERVICE_HOST: "127.0.0.1",
       KUBERNETES_SERVICE_PORT: new URL(cp.server).port,
       SERVICE_ACCOUNT_ROOT: root,
@@ -229,7 +243,9 @@ describe("in-cluster mode", () => {
     })
     // LEADER_ELECT=true (from the Deployment): it leads through the Lease in its own namespace.
     const holder = await kubectlOk("-n", operatorNamespace, "get", "lease", leaseName, "-o", "jsonpath={.spec.holderIdentity}")
-    expect(holder.stdout).toBe(`batch-workload-operator-${suite}`)
+    expect(holder.stdout).toBe(ownPod)
+    // Leading, it labels its own pod, which the callback Service selects.
+    expect(await leaderLabelOf()).toBe("true")
     const pods = await podsOf(namespace)
     expect(new Set(pods.map((pod) => pod.spec?.nodeName))).toEqual(new Set(nodeNames))
     expect(pods.every((pod) => pod.metadata?.ownerReferences?.[0]?.blockOwnerDeletion === true)).toBe(true)
@@ -244,6 +260,8 @@ describe("in-cluster mode", () => {
     })
 
     expect(await operator.stop()).toBe(0)
+    expect(await leaderLabelOf()).toBeUndefined()
+    await core.deleteNamespacedPod({ name: ownPod, namespace: operatorNamespace, gracePeriodSeconds: 0 })
     expect(operator.output()).not.toMatch(/Forbidden|forbidden/)
     expect(operator.output()).not.toMatch(/Unauthorized/)
   })

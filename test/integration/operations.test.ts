@@ -2,7 +2,7 @@
 import * as k8s from "@kubernetes/client-node"
 import { describe, expect, it } from "vitest"
 import { fateAnnotations, freePort } from "../controlplane/index.ts"
-import { cp, createNodes, eventually, kc, recordPods, sleep, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { core, cp, createNodes, eventually, kc, recordPods, sleep, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const namespace = useNamespace("operations")
 const workloads = workloadApi(namespace)
@@ -58,6 +58,8 @@ describe("metrics and health", () => {
 })
 
 describe("leader election", () => {
+  // Stand-ins for the replicas' own pods (kwok plays them; nothing runs the operator in them): the leader labels its own.
+  const replicaPod = (identity: string) => `operator-${identity}`
   const electionArgs = (identity: string) => [
     "--leader-elect",
     "--lease-namespace",
@@ -69,13 +71,29 @@ describe("leader election", () => {
     "--renew-deadline-seconds",
     "3",
     "--retry-period-seconds",
-    "1"
+    "1",
+    "--leader-label-pod",
+    `${namespace}/${replicaPod(identity)}`
   ]
+  const createReplicaPods = (identities: ReadonlyArray<string>) =>
+    Promise.all(identities.map((identity) =>
+      core.createNamespacedPod({
+        namespace,
+        body: { metadata: { name: replicaPod(identity) }, spec: { nodeName: `${suite}-l1`, containers: [{ name: "operator", image: "operator" }] } }
+      })
+    ))
+  const labelled = async () => {
+    const pods = await Promise.all(["replica-a", "replica-b"].map((identity) => core.readNamespacedPod({ name: replicaPod(identity), namespace })))
+    return pods.filter((pod) => pod.metadata?.labels?.["batch.example.com/leader"] === "true").map((pod) => pod.metadata?.name).join(",")
+  }
+  const onlyLabelled = (identity: string) =>
+    eventually(`only ${replicaPod(identity)} labelled leader`, async () => (await labelled()) === replicaPod(identity) ? true : undefined, 30_000)
   const holder = async () =>
     (await coordination.readNamespacedLease({ name: "batch-workload-operator", namespace })).spec?.holderIdentity ?? ""
 
-  it("two replicas: one acts; killing it hands over; SIGTERM releases the lease; no node runs twice", async () => {
+  it("two replicas: one acts and labels its pod; killing it hands over; SIGTERM releases the lease; no node runs twice", async () => {
     await createNodes([1, 2, 3, 4, 5, 6].map((i) => ({ name: `${suite}-l${i}`, labels: { suite: `${suite}-l` } })))
+    await createReplicaPods(["replica-a", "replica-b"])
     const replicas = new Map([
       ["replica-a", startOperator(namespace, electionArgs("replica-a"))],
       ["replica-b", startOperator(namespace, electionArgs("replica-b"))]
@@ -83,6 +101,7 @@ describe("leader election", () => {
     try {
       const first = await eventually("a leader", async () => (await holder()) || undefined)
       const second = first === "replica-a" ? "replica-b" : "replica-a"
+      await onlyLabelled(first)
       const recorder = await recordPods(namespace)
       await workloads.create("handover", {
         nodeSelector: { suite: `${suite}-l` },
@@ -96,6 +115,8 @@ describe("leader election", () => {
       // The leader dies without a word: the standby waits out the lease, then finishes the run.
       expect(await replicas.get(first)?.stop("SIGKILL")).toBe(null)
       await eventually("standby leads", async () => (await holder()) === second ? true : undefined, 30_000)
+      // The killed leader's pod keeps its label (a Deployment would replace that pod); the new leader labels its own.
+      await eventually("new leader labelled", async () => (await labelled()).includes(replicaPod(second)) ? true : undefined, 30_000)
       await workloads.waitFor("handover", "Succeeded", (s) => s.phase === "Succeeded")
       recorder.stop()
       const lives = recorder.lives().filter((life) => life.name.startsWith("handover-"))
@@ -104,6 +125,8 @@ describe("leader election", () => {
 
       // A replacement joins as standby; the leader leaves with SIGTERM mid-run, exits 0 and hands the lease over at once.
       replicas.set(first, startOperator(namespace, electionArgs(first)))
+      // Restarted in the same pod as a standby: it takes the label it left behind off its pod.
+      await onlyLabelled(second)
       await sleep(3000)
       await workloads.patch("handover", { spec: { image: "nginx:2" } })
       await workloads.waitFor("handover", "rollout started", (s) => s.observedGeneration === 2 && (s.succeededNodes ?? 0) >= 1)
@@ -111,6 +134,7 @@ describe("leader election", () => {
       // Released before exiting: the lease is free (or already taken over), not left to expire.
       expect(await holder()).not.toBe(second)
       await eventually("replacement leads", async () => (await holder()) === first ? true : undefined, 30_000)
+      await onlyLabelled(first)
       await workloads.waitFor("handover", "rollout done", (s) => s.observedGeneration === 2 && s.phase === "Succeeded")
     } catch (error) {
       const logs = [...replicas].map(([name, replica]) => `--- ${name}\n${replica.output().slice(-4000)}`).join("\n")

@@ -1,11 +1,12 @@
 // Stored pod reports against the real API server: what a pod reported survives an operator
 // restart (on /metrics and on the report pages), and a run that leaves the history loses its
 // directory. As in reports.test.ts, the test plays the pod with a token bound to it.
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fateAnnotations, freePort } from "../controlplane/index.ts"
+import { renderedDom, screenshot } from "./support/browser.ts"
 import { createNodes, eventually, type OperatorProcess, podsOf, podToken, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const namespace = useNamespace("report-history")
@@ -83,6 +84,20 @@ describe("stored pod reports", () => {
       expect((await get("/reports")).text).toContain(`<a href="${runPage}">${executionId}</a>`)
     }
     await expectReported()
+
+    // As a browser shows them: the index links the run; the run's page has the node's row, the value and the file link.
+    const page = (url: string) => `http://127.0.0.1:${ports.callback}${url}`
+    const index = await renderedDom(page("/reports"))
+    expect(index).toContain(`<a href="${runPage}">${executionId}</a>`)
+    const rendered = await renderedDom(page(runPage))
+    expect(rendered).toContain(`<td>${nodeName}</td><td>bwl_nightly_disk_used_ratio</td><td>mount=/</td><td>0.42</td>`)
+    expect(rendered).toContain(`<a href="${fileLink}">${nodeName}-df.txt</a>`)
+    const png = path.join(reportDirectory, "run-page.png")
+    await screenshot(page(runPage), png)
+    expect(readFileSync(png).subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a")
+    // BWO_SCREENSHOT=FILE keeps it (the README's picture is made so).
+    const keep = process.env["BWO_SCREENSHOT"]
+    if (keep !== undefined) copyFileSync(png, keep)
 
     // A restart: a new process over the same directory publishes the same series and pages.
     expect(await operator.stop()).toBe(0)

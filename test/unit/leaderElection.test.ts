@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { type LeaderElectionConfig, makeLeaderElector } from "../../src/controller/LeaderElection.ts"
+import { parsePodRef } from "../../src/controller/LeaderLabel.ts"
 import { KubeApiError, KubeClient, LeaderElectionKubeClient } from "../../src/kube/KubeClient.ts"
 import { FakeCluster } from "./support/FakeCluster.ts"
 
@@ -78,4 +79,19 @@ describe("leader election", () => {
       yield* Fiber.interrupt(b.fiber)
       yield* Fiber.interrupt(a.fiber)
     }).pipe(Effect.provide(FakeCluster.layer)))
+})
+
+describe("--leader-label-pod", () => {
+  const cases: ReadonlyArray<readonly [string, { namespace: string; name: string } | undefined]> = [
+    ["batch-workload-operator-system/batch-workload-operator-7d9f-x2x", { namespace: "batch-workload-operator-system", name: "batch-workload-operator-7d9f-x2x" }],
+    ["just-a-name", undefined],
+    ["/name", undefined],
+    ["namespace/", undefined],
+    ["a/b/c", undefined]
+  ]
+  for (const [text, expected] of cases) {
+    it(`reads "${text}" as ${expected === undefined ? "invalid" : `${expected.namespace} / ${expected.name}`}`, () => {
+      assert.deepStrictEqual(parsePodRef(text), expected)
+    })
+  }
 })
