@@ -1,5 +1,15 @@
-import { writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { chartCrdPath, chartGeneratedPath, renderChartCrd, renderChartGenerated } from "./chart-yaml.ts"
 import { crdPath, renderCrdYaml } from "./crd-yaml.ts"
 
-writeFileSync(crdPath, renderCrdYaml())
-console.log(`wrote ${crdPath}`)
+const outputs: ReadonlyArray<readonly [string, () => string]> = [
+  [crdPath, renderCrdYaml],
+  [chartCrdPath, renderChartCrd],
+  [chartGeneratedPath, renderChartGenerated]
+]
+for (const [path, render] of outputs) {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(path, render())
+  console.log(`wrote ${path}`)
+}
