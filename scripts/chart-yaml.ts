@@ -53,6 +53,14 @@ const operatorContainer = (deployment: JsonObject): JsonObject => {
 /** Env entries the chart writes itself, from its values and the release's names. */
 const envFromValues = new Set(["LEADER_ELECT", "LEASE_NAME", "LOG_FORMAT", "LOG_LEVEL", "CALLBACK_SERVICE_NAME", "WATCH_NAMESPACE"])
 
+/** The labels that add a role to the built-in view, edit and admin roles. */
+const aggregationLabels = (role: JsonObject, file: string) => {
+  const labels = at(role, ["metadata", "labels"], file)
+  return Object.fromEntries(
+    Object.entries(isObject(labels) ? labels : {}).filter(([key]) => key.startsWith("rbac.authorization.k8s.io/aggregate-to-"))
+  )
+}
+
 /** The lease Role's rules, with the Lease's fixed name replaced by the release's (LEASE_NAME in the chart). */
 const leaderElectionRules = (leaseName: string) => {
   const placeholder = "LEASE-NAME-OF-THE-RELEASE"
@@ -81,6 +89,8 @@ export const renderChartGenerated = () => {
   const env = listAt(container, ["env"], "manifests/deployment.yaml").filter(isObject)
   const leaseName = env.find((entry) => entry["name"] === "LEASE_NAME")?.["value"]
   if (typeof leaseName !== "string") throw new Error("manifests/deployment.yaml: no LEASE_NAME")
+  const editor = manifestObject("user-roles.yaml", "ClusterRole", "batch-workload-operator-batchworkload-editor")
+  const viewer = manifestObject("user-roles.yaml", "ClusterRole", "batch-workload-operator-batchworkload-viewer")
   const metrics = manifestObject("service.yaml", "Service", "batch-workload-operator-metrics")
   const callback = manifestObject("service.yaml", "Service", "batch-workload-operator-callback")
   const probes = Object.fromEntries(
@@ -90,6 +100,10 @@ export const renderChartGenerated = () => {
     `{{- /* ${header} */ -}}\n`,
     define("operatorRules", yaml(at(manifestObject("rbac.yaml", "ClusterRole", "batch-workload-operator"), ["rules"], "manifests/rbac.yaml"))),
     define("leaderElectionRules", leaderElectionRules(leaseName)),
+    define("editorRules", yaml(at(editor, ["rules"], "manifests/user-roles.yaml"))),
+    define("editorAggregationLabels", yaml(aggregationLabels(editor, "manifests/user-roles.yaml"))),
+    define("viewerRules", yaml(at(viewer, ["rules"], "manifests/user-roles.yaml"))),
+    define("viewerAggregationLabels", yaml(aggregationLabels(viewer, "manifests/user-roles.yaml"))),
     define("podSecurityContext", yaml(at(deployment, ["spec", "template", "spec", "securityContext"], "manifests/deployment.yaml"))),
     define("containerSecurityContext", yaml(at(container, ["securityContext"], "manifests/deployment.yaml"))),
     define("fixedEnv", yaml(env.filter((entry) => !envFromValues.has(String(entry["name"]))))),

@@ -75,6 +75,53 @@
     - patch
 {{- end -}}
 
+{{- define "batch-workload-operator.generated.editorRules" -}}
+- apiGroups:
+    - batch.example.com
+  resources:
+    - batchworkloads
+  verbs:
+    - create
+    - delete
+    - get
+    - list
+    - patch
+    - update
+    - watch
+- apiGroups:
+    - batch.example.com
+  resources:
+    - batchworkloads/status
+  verbs:
+    - get
+{{- end -}}
+
+{{- define "batch-workload-operator.generated.editorAggregationLabels" -}}
+rbac.authorization.k8s.io/aggregate-to-edit: "true"
+rbac.authorization.k8s.io/aggregate-to-admin: "true"
+{{- end -}}
+
+{{- define "batch-workload-operator.generated.viewerRules" -}}
+- apiGroups:
+    - batch.example.com
+  resources:
+    - batchworkloads
+  verbs:
+    - get
+    - list
+    - watch
+- apiGroups:
+    - batch.example.com
+  resources:
+    - batchworkloads/status
+  verbs:
+    - get
+{{- end -}}
+
+{{- define "batch-workload-operator.generated.viewerAggregationLabels" -}}
+rbac.authorization.k8s.io/aggregate-to-view: "true"
+{{- end -}}
+
 {{- define "batch-workload-operator.generated.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: 65532
