@@ -260,7 +260,9 @@ describe("Helm chart", () => {
     expect(await kubectlOk("get", "lease", fullname, "-n", releaseNamespace, "-o", "jsonpath={.spec.holderIdentity}")).toBe(`${fullname}-${suite}`)
     // Deleting it needs the finalizer removed, with the same rights.
     await workloads.remove("sample")
-    await eventually("sample deleted", () => workloads.get("sample").then(() => undefined, () => true))
+    await eventually("sample deleted", () => workloads.get("sample").then(() => undefined, () => true)).catch((error: unknown) => {
+      throw new Error(`${String(error)}\noperator output:\n${operator.output()}`)
+    })
     expect(await operator.stop()).toBe(0)
     expect(operator.output()).not.toMatch(/forbidden|unauthorized/i)
   })
