@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries used by the integration tests and `npm run dev`
-# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok)
-# from the Go wrapper modules under test/controlplane/go/.
+# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok) and helm
+# (for the chart's tests) from the Go wrapper modules under test/controlplane/go/.
 #
 # Binaries go into a cache outside the repo, keyed by the pinned versions plus a
 # hash of the wrapper modules and of this script:
@@ -30,13 +30,15 @@ mod_version() { # <go.mod> <module path>: the required version of that module
 k8s_version="$(mod_version "$mod_root/kubernetes/go.mod" k8s.io/kubernetes)"
 etcd_version="$(mod_version "$mod_root/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 kwok_version="$(mod_version "$mod_root/kwok/go.mod" sigs.k8s.io/kwok)"
-[[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" ]] \
+helm_version="$(mod_version "$mod_root/helm/go.mod" helm.sh/helm/v3)"
+[[ -n "$k8s_version" && -n "$etcd_version" && -n "$kwok_version" && -n "$helm_version" ]] \
   || die "could not read the pinned versions from $mod_root/*/go.mod"
 
 # Bump when the way the binaries are built changes (flags, stamping, list of binaries).
-recipe=2
-inputs_hash="$( (cat "$mod_root"/{kubernetes,etcd,kwok}/go.{mod,sum}; echo "recipe=$recipe") | sha256sum | cut -c1-12)"
-key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_${inputs_hash}"
+recipe=3
+modules=(kubernetes etcd kwok helm)
+inputs_hash="$( (for m in "${modules[@]}"; do cat "$mod_root/$m"/go.{mod,sum}; done; echo "recipe=$recipe") | sha256sum | cut -c1-12)"
+key="k8s-${k8s_version}_etcd-${etcd_version}_kwok-${kwok_version}_helm-${helm_version}_${inputs_hash}"
 cache_root="${BWO_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/batch-workload-operator/controlplane}"
 bin_dir="$cache_root/$key/bin"
 
@@ -45,7 +47,7 @@ if [[ "${1:-}" == "--print-bin-dir" ]]; then
   exit 0
 fi
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
 all_present() {
   local b
   for b in "${binaries[@]}"; do [[ -x "$bin_dir/$b" ]] || return 1; done
@@ -59,7 +61,7 @@ fi
 
 # --- Go toolchain -----------------------------------------------------------------------
 # The newest `go` directive among the wrapper modules is the minimum Go version.
-required_go="$(awk '$1 == "go" { print $2 }' "$mod_root"/{kubernetes,etcd,kwok}/go.mod | sort -V | tail -1)"
+required_go="$(for m in "${modules[@]}"; do awk '$1 == "go" { print $2 }' "$mod_root/$m/go.mod"; done | sort -V | tail -1)"
 version_ge() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" == "$2" ]]; }
 go_version() { go env GOVERSION 2>/dev/null | sed 's/^go//'; }
 
@@ -147,19 +149,32 @@ etcd_info_file="$(cd "$mod_root/etcd" && go mod download -json go.etcd.io/etcd/s
 etcd_commit="$(sed -n 's/.*"Hash" *: *"\([0-9a-f]\{40\}\)".*/\1/p' "$etcd_info_file" 2>/dev/null | head -1 || true)"
 etcd_ldflags="-s -w${etcd_commit:+ -X go.etcd.io/etcd/api/v3/version.GitSHA=${etcd_commit:0:7}}"
 
+# As helm's Makefile: the version, and the Kubernetes version `helm template` and `helm lint`
+# assume by default (client-go's minor, major 1).
+helm_info_file="$(cd "$mod_root/helm" && go mod download -json helm.sh/helm/v3 | sed -n 's/^\s*"Info": "\(.*\)",\?$/\1/p')"
+helm_commit="$(sed -n 's/.*"Hash" *: *"\([0-9a-f]\{40\}\)".*/\1/p' "$helm_info_file" 2>/dev/null | head -1 || true)"
+helm_k8s_minor="$(cd "$mod_root/helm" && go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)"
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+[[ -n "$helm_commit" ]] && helm_ldflags+=" -X helm.sh/helm/v3/internal/version.gitCommit=$helm_commit"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+done
+
 total_start=$SECONDS
-log "Go $(go_version); building into $bin_dir (measured on 2 cores: ~8 min cold, ~25 s with a warm Go build cache)"
+log "Go $(go_version); building into $bin_dir (measured on 2 cores: ~10 min cold, helm ~2 min of it; ~35 s with a warm Go build cache)"
 build_one kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$k8s_tags" "$k8s_ldflags"
 build_one kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_tags" "$k8s_ldflags"
 build_one kube-scheduler kubernetes k8s.io/kubernetes/cmd/kube-scheduler "$k8s_tags" "$k8s_ldflags"
 build_one kubectl kubernetes k8s.io/kubernetes/cmd/kubectl "$k8s_tags" "$k8s_ldflags"
 build_one etcd etcd go.etcd.io/etcd/server/v3 "" "$etcd_ldflags"
 build_one kwok kwok sigs.k8s.io/kwok/cmd/kwok "" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}"
+build_one helm helm helm.sh/helm/v3/cmd/helm "" "$helm_ldflags"
 
 cat >"$bin_dir/../versions.txt" <<EOF
 kubernetes $k8s_version ${k8s_commit:-}
 etcd $etcd_version
 kwok $kwok_version
+helm $helm_version ${helm_commit:-}
 go $(go_version)
 EOF
 all_present || die "some binaries are missing from $bin_dir"

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url"
 export const repoRoot: string = fileURLToPath(new URL("../../", import.meta.url))
 export const buildScript: string = path.join(repoRoot, "scripts", "build-control-plane.sh")
 
-export const binaryNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"] as const
+export const binaryNames = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "helm"] as const
 export type BinaryName = (typeof binaryNames)[number]
 
 const missingIn = (dir: string): Array<string> =>
@@ -54,7 +54,7 @@ export const expectedBinDir = async (): Promise<string> => {
 
 /**
  * Returns a directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
- * kubectl and kwok. BWO_CONTROLPLANE_BIN_DIR wins; otherwise scripts/build-control-plane.sh
+ * kubectl, kwok and helm. BWO_CONTROLPLANE_BIN_DIR wins; otherwise scripts/build-control-plane.sh
  * builds them (a no-op when they are cached).
  */
 export const ensureBinaries = async (onLog: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<string> => {
@@ -77,23 +77,37 @@ export const ensureBinaries = async (onLog: (line: string) => void = (l) => proc
   return dir
 }
 
-let kubectlPathCache: string | undefined
+/** The client tools the tests run beside the control plane, with the variable that overrides each. */
+const clientTools = { kubectl: "BWO_KUBECTL", helm: "BWO_HELM" } as const
+export type ClientTool = keyof typeof clientTools
+
+const clientToolCache = new Map<ClientTool, string>()
 
 /**
- * The kubectl to use: $BWO_KUBECTL, else the one built by the build script (built if needed),
- * else `kubectl` from PATH when nothing can be built (existing-cluster mode without Go).
+ * The kubectl or helm to use: $BWO_KUBECTL / $BWO_HELM, else the one built by the build script
+ * (built if needed), else the tool from PATH when nothing can be built (existing-cluster mode
+ * without Go).
  */
-export const resolveKubectl = async (): Promise<string> => {
-  if (kubectlPathCache) return kubectlPathCache
-  const fromEnv = process.env["BWO_KUBECTL"]
-  if (fromEnv) return (kubectlPathCache = fromEnv)
+export const resolveClientTool = async (tool: ClientTool): Promise<string> => {
+  const cached = clientToolCache.get(tool)
+  if (cached) return cached
+  const found = await findClientTool(tool)
+  clientToolCache.set(tool, found)
+  return found
+}
+
+const findClientTool = async (tool: ClientTool): Promise<string> => {
+  const fromEnv = process.env[clientTools[tool]]
+  if (fromEnv) return fromEnv
   const binDir = process.env["BWO_CONTROLPLANE_BIN_DIR"] ?? (await expectedBinDir())
-  const candidate = path.join(binDir, "kubectl")
-  if (fs.existsSync(candidate)) return (kubectlPathCache = candidate)
+  const candidate = path.join(binDir, tool)
+  if (fs.existsSync(candidate)) return candidate
   try {
-    return (kubectlPathCache = path.join(await ensureBinaries(), "kubectl"))
+    return path.join(await ensureBinaries(), tool)
   } catch (e) {
-    if (process.env["KUBECONFIG_FOR_TESTS"]) return (kubectlPathCache = "kubectl")
+    if (process.env["KUBECONFIG_FOR_TESTS"]) return tool
     throw e
   }
 }
+
+export const resolveKubectl = (): Promise<string> => resolveClientTool("kubectl")

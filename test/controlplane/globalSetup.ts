@@ -10,7 +10,7 @@ import * as http from "node:http"
 import * as path from "node:path"
 import type { TestProject } from "vitest/node"
 import { startControlPlane, type ControlPlane } from "./controlPlane.ts"
-import { resolveKubectl } from "./binaries.ts"
+import { resolveClientTool } from "./binaries.ts"
 import type { TestControlPlaneInfo } from "./testing.ts"
 
 declare module "vitest" {
@@ -62,7 +62,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       dir: cp.dir,
       external: cp.external,
       controlUrl: control?.url ?? null,
-      kubectlPath: cp.binDir ? path.join(cp.binDir, "kubectl") : await resolveKubectl()
+      kubectlPath: cp.binDir ? path.join(cp.binDir, "kubectl") : await resolveClientTool("kubectl"),
+      helmPath: cp.binDir ? path.join(cp.binDir, "helm") : await resolveClientTool("helm")
     }
     project.provide("controlPlane", info)
     process.stderr.write(

@@ -31,6 +31,6 @@ export {
   type KubeconfigLike
 } from "./nodes.ts"
 export { kubectl, kubectlOk, type KubectlOptions, type KubectlResult } from "./kubectl.ts"
-export { ensureBinaries, resolveKubectl, repoRoot } from "./binaries.ts"
+export { ensureBinaries, resolveClientTool, resolveKubectl, repoRoot } from "./binaries.ts"
 export { startProcess, type ManagedProcess } from "./process.ts"
 export * from "./fates.ts"

@@ -1,4 +1,5 @@
-// Running the kubectl built with the control plane (v1.34, same as the API server).
+// Running the kubectl built with the control plane (v1.34, same as the API server), and helm
+// the same way (both read $KUBECONFIG).
 import { spawn } from "node:child_process"
 import { resolveKubectl } from "./binaries.ts"
 
@@ -21,9 +22,12 @@ export interface KubectlResult {
 }
 
 /** Runs `kubectl <args>` against `kubeconfig`. Never throws for a non-zero exit: check `code`. */
-export const kubectl = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<KubectlResult> => {
-  const bin = opts.kubectlPath ?? (await resolveKubectl())
-  return new Promise((resolve, reject) => {
+export const kubectl = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<KubectlResult> =>
+  runClientTool(opts.kubectlPath ?? (await resolveKubectl()), args, opts)
+
+/** Runs `bin <args>` (kubectl, helm) with KUBECONFIG=`kubeconfig`. Never throws for a non-zero exit. */
+export const runClientTool = (bin: string, args: ReadonlyArray<string>, opts: KubectlOptions): Promise<KubectlResult> =>
+  new Promise((resolve, reject) => {
     const child = spawn(bin, [...args], {
       cwd: opts.cwd,
       env: { ...process.env, KUBECONFIG: opts.kubeconfig },
@@ -45,7 +49,6 @@ export const kubectl = async (args: ReadonlyArray<string>, opts: KubectlOptions)
     child.stdin.on("error", () => {}) // kubectl may exit before reading stdin
     child.stdin.end(opts.input ?? "")
   })
-}
 
 /** Like kubectl(), but throws (with stderr) unless kubectl exits 0; returns stdout. */
 export const kubectlOk = async (args: ReadonlyArray<string>, opts: KubectlOptions): Promise<string> => {

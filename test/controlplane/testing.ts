@@ -1,7 +1,7 @@
 // Test-side access to the control plane started by globalSetup.ts (for files in test/integration/).
 import { inject } from "vitest"
 import * as k8s from "@kubernetes/client-node"
-import { kubectl, type KubectlResult } from "./kubectl.ts"
+import { kubectl, type KubectlResult, runClientTool } from "./kubectl.ts"
 
 /** What globalSetup.ts provides as `controlPlane` (must be serializable). */
 export interface TestControlPlaneInfo {
@@ -14,6 +14,8 @@ export interface TestControlPlaneInfo {
   /** Loopback control endpoint of the vitest main process (null for an existing cluster). */
   readonly controlUrl: string | null
   readonly kubectlPath: string
+  /** helm, found as kubectl is (built beside the control plane, or $BWO_HELM). */
+  readonly helmPath: string
 }
 
 export interface TestControlPlane extends TestControlPlaneInfo {
@@ -21,6 +23,8 @@ export interface TestControlPlane extends TestControlPlaneInfo {
   kubeConfig(): k8s.KubeConfig
   /** kubectl with this control plane's kubeconfig. */
   kubectl(args: ReadonlyArray<string>, input?: string): Promise<KubectlResult>
+  /** helm with this control plane's kubeconfig. */
+  helm(args: ReadonlyArray<string>): Promise<KubectlResult>
   /**
    * Stops kube-apiserver (gracefully, or SIGKILL with `crash: true`), waits `downMs`, starts it
    * again on the same port and resolves once /readyz is ok. etcd keeps running, so all objects
@@ -42,6 +46,7 @@ export const getTestControlPlane = (): TestControlPlane => {
       return kc
     },
     kubectl: (args, input) => kubectl(args, { kubeconfig: info.kubeconfigPath, kubectlPath: info.kubectlPath, ...(input === undefined ? {} : { input }) }),
+    helm: (args) => runClientTool(info.helmPath, args, { kubeconfig: info.kubeconfigPath, timeoutMs: 300_000 }),
     restartApiServer: async (options) => {
       if (!info.controlUrl) throw new Error("restartApiServer is not available with KUBECONFIG_FOR_TESTS (an existing cluster)")
       const query = `downMs=${options?.downMs ?? 0}&crash=${options?.crash === true}`

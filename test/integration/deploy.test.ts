@@ -72,13 +72,15 @@ describe("manifests", () => {
       "role.rbac.authorization.k8s.io/batch-workload-operator-leader-election",
       "rolebinding.rbac.authorization.k8s.io/batch-workload-operator-leader-election",
       "persistentvolumeclaim/batch-workload-operator-reports",
+      "clusterrole.rbac.authorization.k8s.io/batch-workload-operator-batchworkload-editor",
+      "clusterrole.rbac.authorization.k8s.io/batch-workload-operator-batchworkload-viewer",
       "deployment.apps/batch-workload-operator",
       "service/batch-workload-operator-metrics",
       "service/batch-workload-operator-callback"
     ]) {
       expect(applied.some((line) => line.startsWith(`${object} `) && line.endsWith("(server dry run)")), `${object} in:\n${dryRun.stdout}`).toBe(true)
     }
-    expect(applied).toHaveLength(11)
+    expect(applied).toHaveLength(13)
 
     // The out-of-cluster bindings need the roles (they reference them by name, not by file).
     const local = await cp.kubectl(["apply", "--dry-run=server", "-k", path.join(manifests, "local")])

@@ -1,13 +1,24 @@
 import { readFileSync } from "node:fs"
 import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
+import { chartCrdPath, chartGeneratedPath, renderChartCrd, renderChartGenerated } from "../../scripts/chart-yaml.ts"
 import { crdPath, renderCrdYaml } from "../../scripts/crd-yaml.ts"
+import { installPath, renderInstallYaml } from "../../scripts/install-yaml.ts"
 import { BatchWorkloadSpec } from "../../src/api/BatchWorkload.ts"
 import { customResourceDefinition } from "../../src/api/crd.ts"
 
 describe("generated CRD", () => {
   it("matches manifests/crd.yaml byte for byte (run `npm run manifests` after changing the API)", () => {
     assert.strictEqual(readFileSync(crdPath, "utf8"), renderCrdYaml())
+  })
+
+  it("is the Helm chart's CRD template, and the chart says what manifests/ says (run `npm run manifests`)", () => {
+    assert.strictEqual(readFileSync(chartCrdPath, "utf8"), renderChartCrd())
+    assert.strictEqual(readFileSync(chartGeneratedPath, "utf8"), renderChartGenerated())
+  })
+
+  it("is in dist/install.yaml with everything else in manifests/ (run `npm run manifests`)", () => {
+    assert.strictEqual(readFileSync(installPath, "utf8"), renderInstallYaml())
   })
 
   it("embeds the API server's pod template schema, in a form a CRD accepts and client-side apply can store", () => {
