@@ -7,7 +7,21 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { parseAllDocuments } from "yaml"
 import { deleteNodes, fateAnnotations, repoRoot } from "../controlplane/index.ts"
-import { buildOperatorBundle, core, cp, createNodes, eventually, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import {
+  buildOperatorBundle,
+  core,
+  cp,
+  createNodes,
+  createOwnPod,
+  type EnvEntry,
+  eventually,
+  kubeletEnv,
+  type OperatorProcess,
+  podsOf,
+  startOperator,
+  useNamespace,
+  workloadApi
+} from "./support/operator.ts"
 
 const manifests = path.join(repoRoot, "manifests")
 const manifest = (file: string) => path.join(manifests, file)
@@ -177,24 +191,13 @@ describe("RBAC", () => {
   })
 })
 
-/** The Deployment's plain env values (fieldRef ones are given by the test). */
-/**
- * The operator container's environment as the kubelet would give it: fieldRef values from `fields`,
- * and $(VAR) references to variables defined before them expanded.
- */
-const deploymentEnv = (fields: Record<string, string>): Record<string, string> => {
+/** The Deployment's pod template, as manifests/deployment.yaml has it. */
+const deploymentPodSpec = () => {
   const documents = parseAllDocuments(readFileSync(manifest("deployment.yaml"), "utf8")).map((document) => document.toJS())
-  const deployment = documents.find((document) => document?.kind === "Deployment")
-  const container = deployment.spec.template.spec.containers.find((c: { name: string }) => c.name === "operator")
-  const env: Record<string, string> = {}
-  for (const entry of container.env as Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>) {
-    const fieldPath = entry.valueFrom?.fieldRef?.fieldPath
-    const value = entry.value?.replace(/\$\((\w+)\)/g, (reference, name: string) => env[name] ?? reference) ??
-      (fieldPath !== undefined ? fields[fieldPath] : undefined)
-    if (value !== undefined) env[entry.name] = value
-  }
-  return env
+  return documents.find((document) => document?.kind === "Deployment").spec.template.spec
 }
+const operatorEnvEntries = (podSpec: { containers: Array<{ name: string; env: Array<EnvEntry> }> }) =>
+  podSpec.containers.find((container) => container.name === "operator")?.env ?? []
 
 describe("in-cluster mode", () => {
   it("runs a workload with only the ServiceAccount's token, as the Deployment configures it, from the image's bundle", async () => {
@@ -213,14 +216,11 @@ describe("in-cluster mode", () => {
     expect(cp.caPath, "the control plane's CA file").not.toBeNull()
     copyFileSync(cp.caPath!, path.join(secrets, "ca.crt"))
 
-    // The operator's own pod, as the Deployment would make it (kwok plays it; the operator runs here as a process).
+    // The operator's own pod, as the Deployment would make it, which it labels while it leads.
     const ownPod = `batch-workload-operator-${suite}`
-    await core.createNamespacedPod({
-      namespace: operatorNamespace,
-      body: { metadata: { name: ownPod }, spec: { nodeName: `${suite}-1`, containers: [{ name: "operator", image: "batch-workload-operator" }] } }
-    })
-    const leaderLabelOf = async () => (await core.readNamespacedPod({ name: ownPod, namespace: operatorNamespace })).metadata?.labels?.["batch.example.com/leader"]
-    const env = deploymentEnv({ "metadata.name": ownPod, "metadata.namespace": operatorNamespace })
+    const podSpec = deploymentPodSpec()
+    const leaderLabelOf = await createOwnPod(operatorNamespace, ownPod, podSpec, `${suite}-1`)
+    const env = kubeletEnv(operatorEnvEntries(podSpec), { "metadata.name": ownPod, "metadata.namespace": operatorNamespace })
     expect(env).toMatchObject({ LEADER_ELECT: "true", LOG_FORMAT: "json", LEADER_LABEL_POD: `${operatorNamespace}/${ownPod}` })
     const operator = startOperator(namespace, [], {
       ...env,

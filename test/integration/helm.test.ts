@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { parse, parseAllDocuments, stringify } from "yaml"
 import { deleteNodes, fateAnnotations, kubectlOk as kubectlOkWith, repoRoot } from "../controlplane/index.ts"
-import { cp, createNodes, eventually, kc, type OperatorProcess, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { cp, createNodes, createOwnPod, type EnvEntry, eventually, kc, kubeletEnv, type OperatorProcess, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const chart = path.join(repoRoot, "charts", "batch-workload-operator")
 const installFile = path.join(repoRoot, "dist", "install.yaml")
@@ -30,7 +30,7 @@ const operators: Array<OperatorProcess> = []
 
 interface Container {
   readonly name: string
-  readonly env?: ReadonlyArray<{ readonly name: string; readonly value?: string }>
+  readonly env?: ReadonlyArray<EnvEntry>
   readonly [field: string]: unknown
 }
 
@@ -242,15 +242,18 @@ describe("Helm chart", () => {
   it("the operator, with only the chart's ServiceAccount token and the Deployment's settings, runs a sample workload to Succeeded", async () => {
     await createNodes(nodeNames.map((name) => ({ name })))
     const token = (await kubectlOk("create", "token", fullname, "-n", releaseNamespace, "--duration=1h")).trim()
-    const deploymentEnv = Object.fromEntries(
-      (operatorContainer(await live("deployment", fullname, releaseNamespace)).env ?? []).flatMap((env) => env.value === undefined ? [] : [[env.name, env.value]])
-    )
-    expect(deploymentEnv).toMatchObject({ LEADER_ELECT: "true", LEASE_NAME: fullname })
+    // The operator's own pod, from the chart's Deployment template; it labels the pod while it leads.
+    const ownPod = `${fullname}-${suite}`
+    const podSpec = (await live("deployment", fullname, releaseNamespace)).spec?.template?.spec ?? { containers: [] }
+    const leaderLabelOf = await createOwnPod(releaseNamespace, ownPod, podSpec, nodeNames[0] ?? "")
+    const deploymentEnv = kubeletEnv(operatorContainer(await live("deployment", fullname, releaseNamespace)).env ?? [], {
+      "metadata.name": ownPod,
+      "metadata.namespace": releaseNamespace
+    })
+    expect(deploymentEnv).toMatchObject({ LEADER_ELECT: "true", LEASE_NAME: fullname, LEADER_LABEL_POD: `${releaseNamespace}/${ownPod}` })
     const operator = startOperator(namespace, [], {
       ...deploymentEnv,
-      // The Deployment's fieldRefs; its ports are 0 from startOperator's flags, so tests never collide.
-      POD_NAME: `${fullname}-${suite}`,
-      POD_NAMESPACE: releaseNamespace,
+      // Its ports are 0 from startOperator's flags, so tests never collide.
       KUBECONFIG: tokenKubeconfig(token)
     })
     operators.push(operator)
@@ -260,14 +263,18 @@ describe("Helm chart", () => {
       throw new Error(`${String(error)}\noperator output:\n${operator.output()}`)
     })
     // It led through the chart's Lease and Role, in the release's namespace.
-    expect(await kubectlOk("get", "lease", fullname, "-n", releaseNamespace, "-o", "jsonpath={.spec.holderIdentity}")).toBe(`${fullname}-${suite}`)
+    expect(await kubectlOk("get", "lease", fullname, "-n", releaseNamespace, "-o", "jsonpath={.spec.holderIdentity}")).toBe(ownPod)
+    // Leading, it labels its own pod, which the chart's callback Service selects.
+    expect(await leaderLabelOf()).toBe("true")
     // Deleting it needs the finalizer removed, with the same rights.
     await workloads.remove("sample")
     await eventually("sample deleted", () => workloads.get("sample").then(() => undefined, () => true)).catch((error: unknown) => {
       throw new Error(`${String(error)}\noperator output:\n${operator.output()}`)
     })
     expect(await operator.stop()).toBe(0)
+    expect(await leaderLabelOf()).toBeUndefined()
     expect(operator.output()).not.toMatch(/forbidden|unauthorized/i)
+    await kubectlOk("delete", "pod", ownPod, "-n", releaseNamespace, "--grace-period=0")
   })
 
   it("lets a user bound only to the built-in edit role in one namespace manage BatchWorkloads there, and nowhere else", async () => {

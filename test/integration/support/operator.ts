@@ -268,3 +268,36 @@ export const podToken = async (namespace: string, pod: { readonly name: string; 
   if (made.code !== 0) throw new Error(`kubectl create token: ${made.stderr}`)
   return made.stdout.trim()
 }
+
+/** An env entry of a container, as a Deployment's pod template has it. */
+export interface EnvEntry {
+  readonly name: string
+  readonly value?: string | undefined
+  readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } | undefined } | undefined
+}
+
+/**
+ * A container's environment as the kubelet gives it: fieldRef values from `fields` (by field
+ * path), and $(VAR) references to variables defined before them expanded.
+ */
+export const kubeletEnv = (entries: ReadonlyArray<EnvEntry>, fields: Record<string, string>): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const entry of entries) {
+    const fieldPath = entry.valueFrom?.fieldRef?.fieldPath
+    const value = entry.value?.replace(/\$\((\w+)\)/g, (reference, name: string) => env[name] ?? reference) ??
+      (fieldPath !== undefined ? fields[fieldPath] : undefined)
+    if (value !== undefined) env[entry.name] = value
+  }
+  return env
+}
+
+/**
+ * The operator's own pod as its Deployment's template makes it, bound to `nodeName` (kwok plays
+ * it; the operator itself runs as a test process and labels this pod when it leads).
+ */
+export const createOwnPod = async (namespace: string, name: string, podSpec: object, nodeName: string) => {
+  const pod = { apiVersion: "v1", kind: "Pod", metadata: { name, namespace }, spec: { ...podSpec, nodeName } }
+  const created = await cp.kubectl(["create", "-f", "-"], JSON.stringify(pod))
+  if (created.code !== 0) throw new Error(`creating pod ${namespace}/${name}: ${created.stderr}`)
+  return async () => (await core.readNamespacedPod({ name, namespace })).metadata?.labels?.["batch.example.com/leader"]
+}
