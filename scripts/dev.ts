@@ -6,7 +6,9 @@
 //     edge-1..edge-5 (region=us-west, type=edge);
 //  3. installs the CRD (manifests/crd.yaml) and starts the operator (`node src/main.ts`), its
 //     report directory a fresh temporary one (an emptyDir's part), removed at the end;
-//  4. applies samples/*.yaml and prints `kubectl get bwl` every 2 s until all are Succeeded.
+//  4. applies samples/*.yaml and prints `kubectl get bwl` every 2 s until all are Succeeded;
+//     the pods of workloads with spec.reports get their own command run on the host, since
+//     kwok's pods run nothing (scripts/dev-reporters.ts), so their reports reach the operator.
 // The cluster then stays up for exploring (KUBECONFIG is printed) until Ctrl+C, which stops
 // the operator and every control-plane process.
 //
@@ -21,6 +23,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseAllDocuments, stringify } from "yaml"
 import { createFakeNodes, fateAnnotation, kubectl, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
+import { playReportingPods } from "./dev-reporters.ts"
 
 const args = new Set(process.argv.slice(2))
 const exitWhenDone = args.has("--exit-when-done")
@@ -40,6 +43,7 @@ let cp: ControlPlane | undefined
 let operator: ChildProcess | undefined
 let operatorExited: Promise<number | string> | undefined
 let shuttingDown = false
+let stopPlaying: (() => void) | undefined
 
 const stopOperator = async (): Promise<void> => {
   const child = operator
@@ -54,6 +58,7 @@ const stopOperator = async (): Promise<void> => {
 const shutdown = async (code: number): Promise<never> => {
   if (!shuttingDown) {
     shuttingDown = true
+    stopPlaying?.()
     await stopOperator().catch(() => {})
     if (cp) {
       say("stopping the control plane")
@@ -136,13 +141,21 @@ const main = async (): Promise<void> => {
   if (!fs.existsSync(crd)) throw new Error(`${crd} does not exist yet (npm run manifests)`)
   say("installing the CRD")
   await kubectlOrDie(["apply", "-f", crd])
-  await kubectlOrDie(["wait", "--for=condition=Established", "--timeout=60s", "-f", crd])
+  // Right after the apply the CRD may have no status yet, which kubectl wait takes for an error: ask again.
+  for (let attempt = 1; ; attempt++) {
+    const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", crd], { kubeconfig: cp.kubeconfigPath })
+    if (established.code === 0) break
+    if (attempt === 5) throw new Error(`the CRD did not become Established: ${established.stderr}`)
+    await sleep(1000)
+  }
 
   if (runOperator) {
     const main = path.join(repoRoot, "src", "main.ts")
     if (!fs.existsSync(main)) throw new Error(`${main} does not exist yet`)
     say(`starting the operator: ${process.execPath} src/main.ts`)
-    const child = spawn(process.execPath, [main, "--report-dir", reportDirectory, "--callback-port", String(callbackPort)], {
+    // Reporting pods' commands run on this host (dev-reporters.ts), so their callback URLs name it.
+    const operatorArgs = [main, "--report-dir", reportDirectory, "--callback-port", String(callbackPort), "--callback-service-name", "127.0.0.1"]
+    const child = spawn(process.execPath, operatorArgs, {
       cwd: repoRoot,
       env: { ...process.env, KUBECONFIG: cp.kubeconfigPath },
       stdio: ["ignore", "pipe", "pipe"],
@@ -171,6 +184,7 @@ const main = async (): Promise<void> => {
   // The operator's and the plugin's bundles (well under a second); the plugin runs on any Node from 20 on.
   execFileSync("sh", [path.join(repoRoot, "scripts", "bundle.sh")])
   const plugin = path.join(repoRoot, "dist", "kubectl-bwl.mjs")
+  if (runOperator) stopPlaying = playReportingPods(cp.kubeconfigPath, (message) => say(message))
   const samples = applySamples ? loadSamples() : []
   for (const s of samples) {
     say(`applying samples/${s.file} (${s.name})`)

@@ -509,7 +509,8 @@ export const makeReconciler = Effect.gen(function*() {
       const remaining = yield* deployer.podsOf(uid)
       const waited = (yield* Clock.currentTimeMillis) - (Date.parse(workload.metadata.deletionTimestamp ?? "") || 0)
       if (remaining.length > 0 && waited < releaseAfterMillis) return after(Math.min(5_000, releaseAfterMillis - waited))
-      yield* removeFinalizer(workload)
+      // Already gone (another pass released it, or the API server finished the deletion): nothing left to release.
+      yield* removeFinalizer(workload).pipe(Effect.catchIf((error: KubeApiError) => error.reason === "NotFound", () => Effect.void))
       yield* forgetWorkload(key)
       yield* Effect.logInfo(`released the workload${remaining.length > 0 ? ` with ${remaining.length} pods still terminating` : ""}`)
       return done
