@@ -8,7 +8,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { kubectl } from "../test/controlplane/index.ts"
+import { boundPodToken, kubectl } from "../test/controlplane/index.ts"
 
 interface PodEnv {
   readonly name: string
@@ -28,16 +28,6 @@ interface DevPod {
 const tokenAudience = (pod: DevPod) =>
   pod.spec.volumes?.flatMap((volume) => volume.projected?.sources ?? []).find((source) => source.serviceAccountToken !== undefined)
     ?.serviceAccountToken?.audience
-
-const boundToken = async (kubeconfig: string, pod: DevPod, audience: string) => {
-  const made = await kubectl([
-    "-n", pod.metadata.namespace, "create", "token", pod.spec.serviceAccountName ?? "default",
-    "--bound-object-kind", "Pod", "--bound-object-name", pod.metadata.name, "--bound-object-uid", pod.metadata.uid,
-    "--audience", audience, "--duration", "10m"
-  ], { kubeconfig })
-  if (made.code !== 0) throw new Error(`kubectl create token: ${made.stderr}`)
-  return made.stdout.trim()
-}
 
 /** Runs the pod's command with its environment; resolves to what to say about it. */
 const runAsPod = (command: ReadonlyArray<string>, env: Record<string, string>) =>
@@ -60,7 +50,8 @@ export const playReportingPods = (kubeconfig: string, say: (message: string) => 
     const command = [...(container?.command ?? []), ...(container?.args ?? [])]
     if (command.length === 0) return say(`pod ${pod.metadata.name} reports, but sets no command to run here (its image's entrypoint)`)
     const tokenFile = path.join(tokens, pod.metadata.uid)
-    fs.writeFileSync(tokenFile, await boundToken(kubeconfig, pod, audience))
+    const { name, namespace, uid } = pod.metadata
+    fs.writeFileSync(tokenFile, await boundPodToken({ kubeconfig }, { name, namespace, uid, serviceAccount: pod.spec.serviceAccountName }, audience))
     say(`pod ${pod.metadata.namespace}/${pod.metadata.name} on ${pod.spec.nodeName}: ${await runAsPod(command, { ...env, CALLBACK_SERVICE_TOKEN_FILE: tokenFile })}`)
   }
   const tick = async () => {

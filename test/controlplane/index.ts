@@ -30,7 +30,7 @@ export {
   type FakeNodeSpec,
   type KubeconfigLike
 } from "./nodes.ts"
-export { kubectl, kubectlOk, type KubectlOptions, type KubectlResult } from "./kubectl.ts"
+export { boundPodToken, kubectl, kubectlOk, type KubectlOptions, type KubectlResult } from "./kubectl.ts"
 export { ensureBinaries, resolveClientTool, resolveKubectl, repoRoot } from "./binaries.ts"
 export { startProcess, type ManagedProcess } from "./process.ts"
 export * from "./fates.ts"

@@ -56,3 +56,19 @@ export const kubectlOk = async (args: ReadonlyArray<string>, opts: KubectlOption
   if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited with ${r.code}:\n${r.stderr}${r.stdout}`)
   return r.stdout
 }
+
+/**
+ * A service-account token bound to one pod (TokenRequest with a bound object reference), for
+ * `audience`: what the kubelet's projected token volume gives that pod. Throws unless kubectl
+ * made one.
+ */
+export const boundPodToken = async (
+  opts: KubectlOptions,
+  pod: { readonly namespace: string; readonly name: string; readonly uid: string; readonly serviceAccount?: string | undefined },
+  audience: string
+): Promise<string> =>
+  (await kubectlOk([
+    "-n", pod.namespace, "create", "token", pod.serviceAccount ?? "default",
+    "--bound-object-kind", "Pod", "--bound-object-name", pod.name, "--bound-object-uid", pod.uid,
+    "--audience", audience, "--duration", "10m"
+  ], opts)).trim()

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import * as k8s from "@kubernetes/client-node"
 import { afterAll, beforeAll } from "vitest"
 import type { BatchWorkloadStatus } from "../../../src/api/BatchWorkload.ts"
-import { createFakeNodes, type FakeNodeSpec, repoRoot } from "../../controlplane/index.ts"
+import { boundPodToken, createFakeNodes, type FakeNodeSpec, repoRoot } from "../../controlplane/index.ts"
 import { eventually, getTestControlPlane, sleep } from "../../controlplane/testing.ts"
 
 export { eventually, sleep }
@@ -259,15 +259,8 @@ export const recordPodDeletions = async (namespace: string) => {
  * A token as the kubelet would mount it in a reporting pod: for the namespace's default
  * ServiceAccount, bound to the pod, for `audience`. Tests play the pod with it (kwok runs no containers).
  */
-export const podToken = async (namespace: string, pod: { readonly name: string; readonly uid: string }, audience: string) => {
-  const made = await cp.kubectl([
-    "-n", namespace, "create", "token", "default",
-    "--bound-object-kind", "Pod", "--bound-object-name", pod.name, "--bound-object-uid", pod.uid,
-    "--audience", audience, "--duration", "10m"
-  ])
-  if (made.code !== 0) throw new Error(`kubectl create token: ${made.stderr}`)
-  return made.stdout.trim()
-}
+export const podToken = (namespace: string, pod: { readonly name: string; readonly uid: string }, audience: string) =>
+  boundPodToken({ kubeconfig: cp.kubeconfigPath, kubectlPath: cp.kubectlPath }, { namespace, ...pod }, audience)
 
 /** An env entry of a container, as a Deployment's pod template has it. */
 export interface EnvEntry {
