@@ -38,7 +38,7 @@ import { PodDeployer } from "../services/PodDeployer.ts"
 import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { nodeAttemptSeconds, nodeOutcomes, nodeRetries, statusWrites } from "./metrics.ts"
 import { retryDelays } from "./retryPolicy.ts"
-import { StatusFlushInterval } from "./StatusFlush.ts"
+import { statusBytesPerSecond, StatusFlushInterval } from "./StatusFlush.ts"
 import { makeStatusWriter } from "./StatusWriter.ts"
 import type { ReconcileResult } from "./WorkQueue.ts"
 
@@ -157,9 +157,9 @@ export const makeReconciler = Effect.gen(function*() {
       const memory = memories.get(key)
       const workload = caches.workloads.get(key)
       const status = memory?.record
-      if (memory === undefined || status === undefined || workload === undefined || workload.metadata.uid !== memory.uid) return
+      if (memory === undefined || status === undefined || workload === undefined || workload.metadata.uid !== memory.uid) return 0
       const json = JSON.stringify(status)
-      if (json === memory.writtenJson) return
+      if (json === memory.writtenJson) return 0
       const resourceVersion = baseVersionOf(memory, workload)
       const fieldsBefore = [...memory.writtenFields, ...fieldsOf(workload.status)]
       const written = yield* patchWorkload(workload, { metadata: { resourceVersion }, status: withRemovals(status, fieldsBefore) }, "status")
@@ -168,10 +168,12 @@ export const makeReconciler = Effect.gen(function*() {
       memory.writtenAs = written.metadata.resourceVersion
       memory.writtenJson = json
       memory.writtenFields = Object.keys(status)
-    }).pipe(Effect.catchIf((error: KubeApiError) => error.reason === "NotFound", () => Effect.void))
+      return json.length
+    }).pipe(Effect.catchIf((error: KubeApiError) => error.reason === "NotFound", () => Effect.succeed(0)))
 
   const statusWriter = yield* makeStatusWriter({
     interval: flushInterval,
+    bytesPerSecond: statusBytesPerSecond,
     write: writeNewestStatus,
     onError: (key, error) => Effect.logWarning(`status write failed, will retry: ${error.message}`).pipe(Effect.annotateLogs({ workload: key }))
   })

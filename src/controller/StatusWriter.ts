@@ -7,6 +7,8 @@ interface KeyState {
   again: boolean
   urgent: boolean
   lastWriteMillis: number
+  /** How long the last write's size holds back the next one that is not urgent. */
+  spacingMillis: number
 }
 
 export interface StatusWriter {
@@ -23,8 +25,17 @@ export interface StatusWriter {
 export interface StatusWriterOptions<E> {
   /** The least time between two writes of one key: progress gathers meanwhile and goes out in one write. */
   readonly interval: Duration.Duration
-  /** Writes the key's newest status, read when the write starts, so a late write carries what is newest then. */
-  readonly write: (key: string) => Effect.Effect<void, E>
+  /**
+   * The most bytes a key writes per second, on average, when its writes are not urgent: a
+   * 5,000-node status is a megabyte that the API server validates, stores and sends back,
+   * so it goes out less often than a small one.
+   */
+  readonly bytesPerSecond: number
+  /**
+   * Writes the key's newest status, read when the write starts, so a late write carries
+   * what is newest then; returns the bytes it sent (0 when nothing needed writing).
+   */
+  readonly write: (key: string) => Effect.Effect<number, E>
   /** Told of each failed write (to log it); the write is then tried again, reading the newest status afresh. */
   readonly onError: (key: string, error: E) => Effect.Effect<void>
 }
@@ -35,7 +46,8 @@ const retryPolicy = Schedule.min([Schedule.exponential("200 millis", 2), Schedul
 /**
  * One status writer per key: at most one write in flight for a key, repeated
  * requests coalesced into the next write, at most one write per interval
- * unless a request is urgent (a phase change, a new run). Writers run in the
+ * (longer for a large status, see `bytesPerSecond`) unless a request is
+ * urgent (a phase change, a new run). Writers run in the
  * scope's background and stop with it.
  */
 export const makeStatusWriter = <E>(options: StatusWriterOptions<E>): Effect.Effect<StatusWriter, never, Scope.Scope> =>
@@ -47,7 +59,7 @@ export const makeStatusWriter = <E>(options: StatusWriterOptions<E>): Effect.Eff
     const waitForInterval = (state: KeyState) =>
       Effect.gen(function*() {
         if (state.urgent) return
-        const wait = state.lastWriteMillis + intervalMillis - (yield* Clock.currentTimeMillis)
+        const wait = state.lastWriteMillis + Math.max(intervalMillis, state.spacingMillis) - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
       })
 
@@ -59,15 +71,16 @@ export const makeStatusWriter = <E>(options: StatusWriterOptions<E>): Effect.Eff
           state.phase = "writing"
           state.again = false
           state.urgent = false
-          yield* options.write(key).pipe(Effect.tapError((error) => options.onError(key, error)), Effect.retry(retryPolicy))
+          const bytes = yield* options.write(key).pipe(Effect.tapError((error) => options.onError(key, error)), Effect.retry(retryPolicy))
           state.lastWriteMillis = yield* Clock.currentTimeMillis
+          if (bytes > 0) state.spacingMillis = (bytes * 1000) / options.bytesPerSecond
         } while (state.again)
         state.phase = "idle"
       })
 
     const request = (key: string, urgent: boolean) =>
       Effect.suspend(() => {
-        const state = states.get(key) ?? { phase: "idle", again: false, urgent: false, lastWriteMillis: Number.NEGATIVE_INFINITY }
+        const state = states.get(key) ?? { phase: "idle", again: false, urgent: false, lastWriteMillis: Number.NEGATIVE_INFINITY, spacingMillis: 0 }
         states.set(key, state)
         state.urgent ||= urgent
         if (state.phase === "writing") {

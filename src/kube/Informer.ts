@@ -105,7 +105,8 @@ export const makeInformer = <K extends Kind>(
     }
 
     const relist = Effect.gen(function*() {
-      const listed = yield* kube.list(kind, options)
+      // Trimmed page by page; upsert's transform then finds little left to drop.
+      const listed = yield* kube.list(kind, options, transform)
       const seen = new Set<string>()
       for (const item of listed.items) {
         seen.add(objectKey(item.metadata))

@@ -75,7 +75,15 @@ export interface ListResult<A> {
 /** The verbs the operator needs, generic over the kinds it touches. Patches are JSON merge patches. */
 export class KubeClient extends Context.Service<KubeClient, {
   readonly get: <K extends Kind>(kind: K, namespace: string | undefined, name: string) => Effect.Effect<Kinds[K], KubeApiError>
-  readonly list: <K extends Kind>(kind: K, options: ListOptions) => Effect.Effect<ListResult<Kinds[K]>, KubeApiError>
+  /**
+   * Lists in pages; `transform` is applied to each item as its page arrives, so a
+   * 5,000-node list is never held whole and untrimmed (client-go's reflector pages too).
+   */
+  readonly list: <K extends Kind>(
+    kind: K,
+    options: ListOptions,
+    transform?: (object: Kinds[K]) => Kinds[K]
+  ) => Effect.Effect<ListResult<Kinds[K]>, KubeApiError>
   readonly watch: <K extends Kind>(kind: K, options: WatchOptions) => Stream.Stream<WatchEvent<Kinds[K]>, KubeApiError>
   /** With `dryRun`, the API server runs validation and admission (Pod Security, quotas, service accounts) and stores nothing. */
   readonly create: <K extends Kind>(kind: K, object: Kinds[K], options?: CreateOptions) => Effect.Effect<Kinds[K], KubeApiError>

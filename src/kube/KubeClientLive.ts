@@ -270,7 +270,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
           Effect.map((object) => object as Kinds[K])
         ),
 
-      list: <K extends Kind>(kind: K, listOptions: ListOptions) =>
+      list: <K extends Kind>(kind: K, listOptions: ListOptions, transform?: (object: Kinds[K]) => Kinds[K]) =>
         Effect.gen(function*() {
           const items: Array<Kinds[K]> = []
           let continueToken: string | undefined
@@ -285,7 +285,7 @@ export const makeKubeClient = (access: ClusterAccess, options: KubeClientOptions
             })
             // The API server's list shape: items plus list metadata. This is the one place wire JSON becomes typed.
             const list = page as { items?: Array<Kinds[K]>; metadata?: { resourceVersion?: string; continue?: string } }
-            items.push(...(list.items ?? []))
+            for (const item of list.items ?? []) items.push(transform !== undefined ? transform(item) : item)
             resourceVersion = list.metadata?.resourceVersion ?? resourceVersion
             continueToken = list.metadata?.continue || undefined
           } while (continueToken !== undefined)

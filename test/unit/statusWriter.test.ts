@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import { makeStatusWriter } from "../../src/controller/StatusWriter.ts"
 
 /** A writer over one in-memory value: records what each write carried and when. */
-const harness = (options: { readonly writeMillis?: number; readonly failFirst?: number } = {}) =>
+const harness = (options: { readonly writeMillis?: number; readonly failFirst?: number; readonly bytes?: number } = {}) =>
   Effect.gen(function*() {
     let value = 0
     let failuresLeft = options.failFirst ?? 0
@@ -12,6 +12,7 @@ const harness = (options: { readonly writeMillis?: number; readonly failFirst?: 
     const errors: Array<string> = []
     const writer = yield* makeStatusWriter({
       interval: Duration.seconds(1),
+      bytesPerSecond: 1000,
       write: () =>
         Effect.gen(function*() {
           const carried = value
@@ -21,6 +22,7 @@ const harness = (options: { readonly writeMillis?: number; readonly failFirst?: 
             return yield* Effect.fail("conflict")
           }
           writes.push({ value: carried, atMillis: yield* Clock.currentTimeMillis })
+          return options.bytes ?? 100
         }),
       onError: (_key, error) => Effect.sync(() => errors.push(error))
     })
@@ -45,6 +47,21 @@ describe("status writer", () => {
       assert.deepStrictEqual(writes.map((w) => w.value), [1])
       yield* TestClock.adjust("1 seconds")
       assert.deepStrictEqual(writes, [{ value: 1, atMillis: 0 }, { value: 4, atMillis: 1000 }])
+    })))
+
+  it.effect("a large status holds the next progress write back by its size; an urgent one still goes at once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { set, writes } = yield* harness({ bytes: 4000 })
+      yield* set(1)
+      yield* TestClock.adjust("1 millis")
+      yield* set(2)
+      yield* TestClock.adjust("3 seconds")
+      assert.deepStrictEqual(writes.map((w) => w.value), [1], "4,000 bytes at 1,000 a second: no progress write for 4 s")
+      yield* TestClock.adjust("1 seconds")
+      assert.deepStrictEqual(writes, [{ value: 1, atMillis: 0 }, { value: 2, atMillis: 4000 }])
+      yield* set(3, true)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(writes.at(-1), { value: 3, atMillis: 4001 })
     })))
 
   it.effect("an urgent request does not wait out the interval", () =>
