@@ -346,6 +346,7 @@ export const makeReconciler = Effect.gen(function*() {
         spec,
         revision,
         nodes: yield* selector.nodes,
+        nodeNames: yield* selector.names,
         pods: yield* deployer.podsOf(ref.uid),
         record,
         nowMillis,

@@ -2,7 +2,7 @@ import { Duration } from "effect"
 import type { BatchWorkloadSpec, NodeStatus } from "../api/BatchWorkload.ts"
 import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
-import { type NodeDecision, type NodeExclusion, nodeShouldRun } from "./nodeDecision.ts"
+import { type NodeDecision, nodeDecider, type NodeExclusion } from "./nodeDecision.ts"
 import { classifyPod, podAttempt, podNodeName, podRetryNodes, podRevision } from "./pods.ts"
 import type { RetryNodes } from "./retryNodes.ts"
 import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
@@ -18,6 +18,8 @@ export interface PlanInput {
   readonly revision: string
   /** Every node the cache holds. */
   readonly nodes: ReadonlyMap<string, Node>
+  /** Their names in order, when the caller keeps them so (the cache does); else sorted here. */
+  readonly nodeNames?: ReadonlyArray<string> | undefined
   /** The workload's own pods (by uid label). */
   readonly pods: ReadonlyArray<Pod>
   /** Node entries recorded for this run (same revision); empty for a new run. */
@@ -223,8 +225,8 @@ const judgeNode = (
       (entry.phase === "Succeeded" || entry.phase === "Degraded")
     if (outcome._tag === "Succeeded") {
       // Soak time: the node is done only once success has held for minReadySeconds; until then it keeps its slot.
-      const soakedAt = (succeededSinceMillis(current) ?? nowMillis) + spec.minReadySeconds * 1000
-      if (!servedBefore && nowMillis < soakedAt) {
+      const soakedAt = servedBefore ? nowMillis : (succeededSinceMillis(current) ?? nowMillis) + spec.minReadySeconds * 1000
+      if (nowMillis < soakedAt) {
         return {
           entry: {
             nodeName,
@@ -387,9 +389,11 @@ const beyondReplicas = (nodeName: string, replicas: number): Exclusion => ({
 export const chooseNodes = (
   spec: BatchWorkloadSpec,
   nodes: ReadonlyMap<string, Node>,
-  committed: (nodeName: string) => boolean = () => false
+  committed: (nodeName: string) => boolean = () => false,
+  sortedNames: ReadonlyArray<string> = [...nodes.keys()].sort()
 ): NodeChoice => {
-  const decide = (nodeName: string) => nodeShouldRun(nodeName, nodes.get(nodeName), spec)
+  const decider = nodeDecider(spec)
+  const decide = (nodeName: string) => decider(nodeName, nodes.get(nodeName))
   const chosen: Array<NodeChoice["chosen"][number]> = []
   const unavailable: Array<Exclusion> = []
   const skipped: Array<Exclusion> = []
@@ -414,26 +418,23 @@ export const chooseNodes = (
   }
 
   const matching: Array<string> = []
-  for (const node of [...nodes.values()].sort((a, b) => a.metadata.name < b.metadata.name ? -1 : 1)) {
-    const decision = decide(node.metadata.name)
-    if (decision.departed) excluded.push(excludedBy(node.metadata.name, decision))
-    else matching.push(node.metadata.name)
+  for (const nodeName of sortedNames) {
+    const decision = decide(nodeName)
+    if (decision.departed) excluded.push(excludedBy(nodeName, decision))
+    else matching.push(nodeName)
   }
   const limit = spec.replicas ?? Infinity
-  const keep = matching.filter(committed).slice(0, limit)
-  const kept = new Set(keep)
+  const kept = new Set(matching.filter(committed).slice(0, limit))
   for (const nodeName of matching) {
     if (kept.has(nodeName)) continue
     const decision = decide(nodeName)
     if (!decision.shouldStart) {
       skipped.push(excludedBy(nodeName, decision))
       excluded.push(excludedBy(nodeName, decision))
-    } else if (keep.length < limit) {
-      keep.push(nodeName)
-      kept.add(nodeName)
-    } else excluded.push(beyondReplicas(nodeName, limit))
+    } else if (kept.size < limit) kept.add(nodeName)
+    else excluded.push(beyondReplicas(nodeName, limit))
   }
-  for (const nodeName of keep.sort()) chosen.push({ nodeName, decision: decide(nodeName) })
+  for (const nodeName of matching) if (kept.has(nodeName)) chosen.push({ nodeName, decision: decide(nodeName) })
   excluded.sort((a, b) => a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0)
   return { chosen, unavailable, skipped, excluded, desired: spec.replicas ?? chosen.length }
 }
@@ -460,7 +461,7 @@ export const planWorkload = (given: PlanInput): Plan => {
     return byNode.has(nodeName) ||
       (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(input.spec, entry)))
   }
-  const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed)
+  const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed, input.nodeNames)
   const chosenNames = new Set([...chosen.map((c) => c.nodeName), ...unavailable.map((u) => u.nodeName)])
 
   const verdicts = chosen.map(({ decision, nodeName }) => ({
@@ -468,9 +469,10 @@ export const planWorkload = (given: PlanInput): Plan => {
     decision,
     verdict: judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
   }))
+  const decide = nodeDecider(input.spec)
   const departedNames = new Set([...input.record.keys(), ...byNode.keys()].filter((name) => !chosenNames.has(name)))
   const departed = [...departedNames].sort().map((nodeName) => {
-    const own = nodeShouldRun(nodeName, input.nodes.get(nodeName), input.spec)
+    const own = decide(nodeName, input.nodes.get(nodeName))
     const decision: NodeDecision = own.departed
       ? own
       : {

@@ -11,6 +11,8 @@ export interface Informer<A> {
   readonly get: (key: string) => A | undefined
   /** The live store, read-only: no copy per read, so a 5,000-node plan costs no allocation here. */
   readonly store: ReadonlyMap<string, A>
+  /** The store's keys in sorted order, kept until a key comes or goes: a 5,000-node plan does not sort 5,000 names each pass. */
+  readonly sortedKeys: () => ReadonlyArray<string>
   /** The objects whose index value (see `InformerOptions.indexBy`) is `value`. */
   readonly indexed: (value: string) => ReadonlyArray<A>
   /** Every change from the moment of subscription, for one reader that keeps up (the controller's event stream). */
@@ -62,6 +64,7 @@ export const makeInformer = <K extends Kind>(
     const transform = options.transform ?? ((object: A) => object)
     let resourceVersion = ""
     let needsList = true
+    let sortedKeys: Array<string> | undefined
 
     const reindex = (key: string, before: A | undefined, after: A | undefined) => {
       if (options.indexBy === undefined) return
@@ -90,6 +93,7 @@ export const makeInformer = <K extends Kind>(
       const key = objectKey(object.metadata)
       const previous = store.get(key)
       if (previous !== undefined && previous.metadata.resourceVersion === object.metadata.resourceVersion) return
+      if (previous === undefined) sortedKeys = undefined
       store.set(key, object)
       reindex(key, previous, object)
       PubSub.publishUnsafe(changes, { type: "upsert", object, previous })
@@ -98,6 +102,7 @@ export const makeInformer = <K extends Kind>(
     const remove = (raw: A) => {
       const key = objectKey(raw.metadata)
       const known = store.get(key)
+      if (known !== undefined) sortedKeys = undefined
       store.delete(key)
       reindex(key, known, undefined)
       PubSub.publishUnsafe(changes, { type: "delete", object: known ?? transform(raw) })
@@ -184,6 +189,7 @@ export const makeInformer = <K extends Kind>(
     return {
       get: (key) => store.get(key),
       store,
+      sortedKeys: () => (sortedKeys ??= [...store.keys()].sort()),
       indexed: (value) => [...(index.get(value)?.values() ?? [])],
       changes: Effect.map(PubSub.subscribe(changes), (subscription) => Stream.fromSubscription(subscription)),
       synced: Deferred.await(synced),

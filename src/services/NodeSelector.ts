@@ -6,13 +6,16 @@ import { Caches } from "./Caches.ts"
 export class NodeSelector extends Context.Service<NodeSelector, {
   /** Every node the cache holds, by name (a live view, not a copy). */
   readonly nodes: Effect.Effect<ReadonlyMap<string, Node>>
+  /** Their names in order, kept by the cache until a node comes or goes. */
+  readonly names: Effect.Effect<ReadonlyArray<string>>
 }>()("batch-workload-operator/NodeSelector") {
   static readonly layer = Layer.effect(
     NodeSelector,
     Effect.gen(function*() {
       const { nodes } = yield* Caches
       return NodeSelector.of({
-        nodes: Effect.sync(() => nodes.store)
+        nodes: Effect.sync(() => nodes.store),
+        names: Effect.sync(() => nodes.sortedKeys())
       })
     })
   )

@@ -57,4 +57,26 @@ describe("informer", () => {
       assert.deepStrictEqual([...informer.store.keys()].sort(), ["a", "c"], "the relist dropped b")
       assert.strictEqual(informer.get("a")?.metadata.resourceVersion, "9")
     }).pipe(Effect.scoped))
+
+  it.effect("keeps its keys in order as objects come and go, and only reorders when a key changes", () =>
+    Effect.gen(function*() {
+      const client = scriptedClient(
+        [[versioned("c", "1"), versioned("a", "2")]],
+        [Stream.fromEffect(Effect.sleep("1 second")).pipe(Stream.flatMap(() =>
+          Stream.make<Array<WatchEvent<Node>>>(
+            { type: "ADDED", object: versioned("b", "3") },
+            { type: "DELETED", object: versioned("c", "4") },
+            { type: "MODIFIED", object: versioned("a", "5") }
+          )
+        ))],
+        []
+      )
+      const informer = yield* makeInformer("nodes").pipe(Effect.provideService(KubeClient, client))
+      yield* informer.synced
+      assert.deepStrictEqual(informer.sortedKeys(), ["a", "c"])
+      yield* advanceUntil(Effect.sync(() => informer.get("a")?.metadata.resourceVersion === "5"), "10 seconds")
+      const keys = informer.sortedKeys()
+      assert.deepStrictEqual(keys, ["a", "b"])
+      assert.strictEqual(informer.sortedKeys(), keys, "an update that adds no key keeps the same list")
+    }).pipe(Effect.scoped))
 })

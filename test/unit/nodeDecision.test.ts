@@ -185,4 +185,13 @@ describe("nodeShouldRun", () => {
       if (row.shouldStart) assert.isUndefined(decision.reason)
     })
   }
+
+  it("decides again for the same node object when the spec's rules change (decisions are remembered per node)", () => {
+    const node = fakeNode("n", { labels: { zone: "a" }, taints: [gpu] })
+    assert.isTrue(nodeShouldRun("n", node, spec({ nodeSelector: { zone: "a" }, tolerations: [{ key: "dedicated", operator: "Exists" }] })).shouldStart)
+    assert.isTrue(nodeShouldRun("n", node, spec({ nodeSelector: { zone: "b" } })).departed, "another selector")
+    assert.match(nodeShouldRun("n", node, spec({ nodeSelector: { zone: "a" } })).reason ?? "", /taint dedicated=gpu:NoSchedule/, "no toleration")
+    assert.isTrue(nodeShouldRun("n", node, spec({ nodeNames: ["m", "n"], replicas: 1 })).departed, "beyond replicas of nodeNames")
+  })
 })
+
