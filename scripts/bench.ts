@@ -36,6 +36,10 @@ const usage = `usage: npm run bench -- [--nodes N] [--batch-size N] [--qps N] [-
                    client-side rate limit of the operator and the client-go program alike
                    (default 500 and 1000: high enough not to pace either, so the ratio is
                    the operator's own cost; the operator ships with 100 and 200)
+  --kcm-qps N      kube-controller-manager's --kube-api-qps (burst: twice it; default 20, its
+                   own default). At 5,000 nodes its node lifecycle controller needs most of
+                   an hour at 20 to finish with the new nodes before the contenders start;
+                   200 takes minutes. The DaemonSet contender then runs at that rate too.
   --only NAME      run only this contender (repeatable)`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
@@ -43,6 +47,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   let batchSize = 100
   let qps = 500
   let burst = 1000
+  let kcmQps = 20
   const only: Array<Contender> = []
   const positiveInt = (flag: string, value: string | undefined): number => {
     const n = Number(value)
@@ -57,6 +62,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
     else if (flag === "--batch-size") batchSize = positiveInt(flag, value())
     else if (flag === "--qps") qps = positiveInt(flag, value())
     else if (flag === "--burst") burst = positiveInt(flag, value())
+    else if (flag === "--kcm-qps") kcmQps = positiveInt(flag, value())
     else if (flag === "--only") {
       const name = value() ?? ""
       if (!isContender(name)) throw new Error(`--only takes one of ${contenders.join(", ")}, got ${name || "nothing"}\n${usage}`)
@@ -67,7 +73,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
     } else throw new Error(`unknown argument ${arg}\n${usage}`)
   }
   if (batchSize > 100) throw new Error("--batch-size: a BatchWorkload allows at most 100")
-  return { nodes, batchSize, qps, burst, run: contenders.filter((c) => only.length === 0 || only.includes(c)) }
+  return { nodes, batchSize, qps, burst, kcmQps, run: contenders.filter((c) => only.length === 0 || only.includes(c)) }
 }
 
 const settings = (() => {
@@ -414,7 +420,7 @@ const createNodes = async (cp: ControlPlane, core: k8s.CoreV1Api, count: number)
   await pollUntil(`${count} nodes Ready`, 120_000 + count * 100, async () => (await notReadyNodes(core)) === 0, 2_000)
   say(`${count} kwok nodes Ready in ${seconds(performance.now() - started).toFixed(1)} s`)
   // kube-controller-manager's node lifecycle controller then takes each new node's not-ready taint
-  // off and posts a RegisteredNode Event for it, at its client's 20 QPS: wait for all of that, or
+  // off and posts a RegisteredNode Event for it, at its client's QPS (--kcm-qps): wait for all of that, or
   // it would land in the first contender's window (Event writes, load).
   const settled = async (): Promise<{ readonly tainted: number; readonly registered: number }> => {
     const nodes = (await core.listNode({ labelSelector: nodeSelector })).items
@@ -897,9 +903,12 @@ const printTable = (rows: ReadonlyArray<Row>, nodes: number, batchSize: number):
   const targets = targetsLine(rows, reference, nodes)
   if (targets !== undefined) console.log(`\n${targets}`)
   console.log("")
+  const kcmRate = settings.kcmQps === 20
+    ? "its default, --kube-api-qps 20, --kube-api-burst 30"
+    : `--kube-api-qps ${settings.kcmQps}, --kube-api-burst ${settings.kcmQps * 2}, from --kcm-qps`
   console.log(
     "¹ DaemonSet: kube-controller-manager's DaemonSet controller: no batch limit (every pod at once, in its slow-start " +
-      "batches of 1, 2, 4, ...), at kube-controller-manager's default client rate limit (--kube-api-qps 20, --kube-api-burst 30); " +
+      `batches of 1, 2, 4, ...), at kube-controller-manager's client rate limit (${kcmRate}); ` +
       "kube-scheduler binds its pods. Its status writes are daemonsets/status."
   )
   console.log("² CPU of the whole kube-controller-manager over the run (all its controllers).")
@@ -942,7 +951,11 @@ const main = async (): Promise<void> => {
   // Nodes must stay Ready for the whole bench, and their heartbeats must not load the API server
   // the contenders share: kwok renews each Lease every 100 s (50 a second at 5,000 nodes), and a
   // node goes NotReady only after 10 minutes without one.
-  const cp = await startControlPlane({ log: () => undefined, nodeHeartbeat: { leaseDurationSeconds: 400, monitorGracePeriodSeconds: 600 } })
+  const cp = await startControlPlane({
+    log: () => undefined,
+    nodeHeartbeat: { leaseDurationSeconds: 400, monitorGracePeriodSeconds: 600 },
+    controllerManagerArgs: settings.kcmQps === 20 ? [] : [`--kube-api-qps=${settings.kcmQps}`, `--kube-api-burst=${settings.kcmQps * 2}`]
+  })
   let interrupted = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) return

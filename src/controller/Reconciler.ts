@@ -97,10 +97,15 @@ const fieldsOf = (status: unknown) => typeof status === "object" && status !== n
 const clip = (entry: NodeStatus): NodeStatus =>
   entry.message !== undefined && entry.message.length > maxMessageLength ? { ...entry, message: entry.message.slice(0, maxMessageLength) } : entry
 
-/** Keeps a node entry's lastTransitionTime while its phase stays the same. */
+const unchanged = (entry: NodeStatus, before: NodeStatus) =>
+  entry.phase === before.phase && entry.attempts === before.attempts && entry.podName === before.podName &&
+  entry.message === before.message && entry.nextAttemptTime === before.nextAttemptTime
+
+/** Keeps a node entry's lastTransitionTime while its phase stays the same; an entry that did not change is the recorded one, not a copy. */
 const stampTransitions = (entries: ReadonlyArray<NodeStatus>, record: ReadonlyMap<string, NodeStatus>, now: string) =>
   entries.map((entry) => {
     const before = record.get(entry.nodeName)
+    if (before !== undefined && before.lastTransitionTime !== undefined && unchanged(entry, before)) return before
     const since = before?.phase === entry.phase && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
     return clip({ ...entry, lastTransitionTime: since })
   })

@@ -24,6 +24,8 @@ export interface ControlPlaneOptions {
   readonly scheduler?: boolean
   /** Extra kube-apiserver flags, e.g. ["--v=4"]. */
   readonly apiServerArgs?: ReadonlyArray<string>
+  /** Extra kube-controller-manager flags, e.g. the bench's ["--kube-api-qps=200"]. */
+  readonly controllerManagerArgs?: ReadonlyArray<string>
   /** Progress messages (default: stderr). */
   readonly log?: (message: string) => void
   /** Per-component start timeout (default 60 s). */
@@ -294,7 +296,8 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
         `--cluster-signing-cert-file=${certs.caCert}`,
         `--cluster-signing-key-file=${certs.caKey}`,
         "--concurrent-gc-syncs=5",
-        `--node-monitor-grace-period=${opts.nodeHeartbeat?.monitorGracePeriodSeconds ?? kcmNodeMonitorGracePeriodSeconds}s`
+        `--node-monitor-grace-period=${opts.nodeHeartbeat?.monitorGracePeriodSeconds ?? kcmNodeMonitorGracePeriodSeconds}s`,
+        ...(opts.controllerManagerArgs ?? [])
       ])
       log("kube-controller-manager starting")
       await waitFor(kcm, `ServiceAccount default/default to exist`, timeout, async () => {
