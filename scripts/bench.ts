@@ -754,12 +754,12 @@ const runClientGo = async (bench: Bench, binary: string, batchSize: number): Pro
     const cpu = cpuSeconds(pid) - cpuBefore
     const { peak } = memory(pid)
     // Its own JSON report.
-    const result = JSON.parse(resultLine) as { makespanSeconds: number; createRetries: number }
+    const result = JSON.parse(resultLine) as { makespanSeconds: number; createRetries: number; meanCreateMillis: number }
     stdin.end("exit\n")
     await exited(program)
     const firstAt = pods.firstAt()
     pods.stop()
-    report("client-go", before, after, `its own makespan ${result.makespanSeconds.toFixed(1)} s, ${result.createRetries} create retries`)
+    report("client-go", before, after, `its own makespan ${result.makespanSeconds.toFixed(1)} s, ${result.createRetries} create retries, pod create latency ${result.meanCreateMillis.toFixed(0)} ms (mean)`)
     const notReady = await checkNodes(bench, "client-go")
     say(`client-go: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
     return {

@@ -39,6 +39,7 @@ type result struct {
 	FirstCreateSeconds float64 `json:"firstCreateSeconds"`
 	Pods               int     `json:"pods"`
 	CreateRetries      int     `json:"createRetries"`
+	MeanCreateMillis   float64 `json:"meanCreateMillis"`
 }
 
 func fail(format string, args ...any) {
@@ -169,6 +170,8 @@ func main() {
 	var firstCreate time.Duration
 	var firstOnce sync.Once
 	var retries int
+	var createTime time.Duration
+	var creates int
 	var mu sync.Mutex
 	slots := make(chan struct{}, *concurrency)
 	var wg sync.WaitGroup
@@ -180,7 +183,12 @@ func main() {
 			defer func() { <-slots }()
 			pod := podFor(*namespace, *prefix, runLabel, node, *image, annotations)
 			for attempt := 1; ; attempt++ {
+				sent := time.Now()
 				_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+				mu.Lock()
+				createTime += time.Since(sent)
+				creates++
+				mu.Unlock()
 				if err == nil || apierrors.IsAlreadyExists(err) {
 					break
 				}
@@ -204,6 +212,7 @@ func main() {
 		FirstCreateSeconds: firstCreate.Seconds(),
 		Pods:               len(nodes),
 		CreateRetries:      retries,
+		MeanCreateMillis:   float64(createTime.Milliseconds()) / float64(max(creates, 1)),
 	})
 	fmt.Println(string(out))
 	if stdin.Scan() {

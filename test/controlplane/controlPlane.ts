@@ -71,6 +71,19 @@ export interface ControlPlane {
 
 export const defaultStagesFile: string = path.join(repoRoot, "test", "controlplane", "kwok-stages.yaml")
 
+/**
+ * kwok answers every pod's log (the API server's pods/log, `kubectl logs`) from this one file in
+ * the control plane's dir, and `-f` follows what is appended to it. kwok reads it in the CRI log
+ * format (criLogLine); its ClusterLogs config (podLogsYaml) is read once, when kwok starts.
+ */
+export const podLogPath = (dir: string): string => path.join(dir, "pod.log")
+export const criLogLine = (text: string): string => `${new Date().toISOString()} stdout F ${text}\n`
+/** Appends a line to every pod's log, for a test that follows one. */
+export const appendPodLog = (dir: string, text: string): void => fs.appendFileSync(podLogPath(dir), criLogLine(text))
+const podLogsYaml = (file: string) =>
+  ["apiVersion: kwok.x-k8s.io/v1alpha1", "kind: ClusterLogs", "metadata:", "  name: pod-logs", "spec:", "  logs:", `  - logsFile: ${JSON.stringify(file)}`, "    follow: true", ""]
+    .join("\n")
+
 /** `kwok --node-lease-duration-seconds`: kwok renews each fake node's Lease every quarter of this. */
 export const kwokNodeLeaseDurationSeconds = 40
 
@@ -268,6 +281,8 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
       "--profiling=false",
       // Without this a graceful stop waits 60 s for open watches to finish.
       "--shutdown-watch-termination-grace-period=2s",
+      // pods/log reaches kwok's kubelet API at the nodes' InternalIP (127.0.0.1, see kwok's --node-ip).
+      "--kubelet-preferred-address-types=InternalIP",
       ...(opts.apiServerArgs ?? [])
     ]
     const startApiServer = async (): Promise<void> => {
@@ -314,6 +329,9 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
 
     // kwok: fake kubelets for nodes annotated kwok.x-k8s.io/node=fake.
     const stagesFile = opts.stagesFile ?? defaultStagesFile
+    const podLogsConfig = path.join(dir, "kwok-pod-logs.yaml")
+    fs.writeFileSync(podLogPath(dir), criLogLine("kwok plays this pod: its log is the control plane's pod.log"))
+    fs.writeFileSync(podLogsConfig, podLogsYaml(podLogPath(dir)))
     const startKwok = async () => {
       const kwok = start("kwok", [
         `--kubeconfig=${kubeconfigPath}`,
@@ -321,7 +339,10 @@ export const startControlPlane = async (opts: ControlPlaneOptions = {}): Promise
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         "--cidr=10.244.0.0/16",
-        "--node-ip=10.255.0.1",
+        // kwok serves the kubelet API (pods/log) on its server port; nodes advertise it there.
+        "--node-ip=127.0.0.1",
+        `--node-port=${kwokPort}`,
+        `--config=${podLogsConfig}`,
         // kwok v0.7.0's own default is 0, which turns node Leases off: a node then lives on its
         // status heartbeat alone (every 20-45 s, against KCM's grace period), which a busy machine
         // can miss. With Leases kwok renews each node's Lease every 10 s, so nodes stay Ready, and a

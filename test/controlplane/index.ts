@@ -2,7 +2,9 @@
 export {
   startControlPlane,
   freePort,
+  appendPodLog,
   defaultStagesFile,
+  podLogPath,
   kwokNodeLeaseDurationSeconds,
   kcmNodeMonitorGracePeriodSeconds,
   type ControlPlane, type ControlPlaneOptions, type RestartOptions } from "./controlPlane.ts"

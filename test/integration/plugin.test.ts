@@ -1,12 +1,12 @@
 // `kubectl bwl` (src/cli/main.ts) as a user runs it: a child process with the test kubeconfig,
 // stdout a pipe (not a terminal), against the real control plane and the real operator.
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { accessSync, constants, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import type * as k8s from "@kubernetes/client-node"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { fateAnnotations, makeNodeUnreachable, nodeReadyStatus, repoRoot } from "../controlplane/index.ts"
+import { appendPodLog, fateAnnotations, makeNodeUnreachable, nodeReadyStatus, repoRoot, resolveKubectl } from "../controlplane/index.ts"
 import {
   core,
   cp,
@@ -182,6 +182,25 @@ describe("the bundle", () => {
     expect(lines(watched.stdout).at(-1)).toContain(" Succeeded succeeded 1/1 ")
     await workloads.remove("bundled")
   })
+
+  it("packs into an npm package that the system npm installs with no engine warning, and kubectl runs as kubectl bwl", async () => {
+    const tarball = path.join(repoRoot, execFileSync("sh", [path.join(repoRoot, "scripts", "pack-plugin.sh")]).toString().trim())
+    const nodeDir = path.dirname(systemNode())
+    const prefix = mkdtempSync(path.join(tmpdir(), "bwl-install-"))
+    const env = { ...process.env, PATH: [path.join(prefix, "bin"), nodeDir, ...(process.env["PATH"] ?? "").split(path.delimiter)].join(path.delimiter) }
+    const installed = spawnSync(path.join(nodeDir, "npm"), ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], { env, encoding: "utf8" })
+    expect(installed.status, installed.stderr).toBe(0)
+    expect(installed.stderr).not.toContain("EBADENGINE")
+    await workloads.create("installed", { nodeSelector: pool, replicas: 1, mode: "RunToCompletion", image: "busybox", podAnnotations: fateAnnotations("complete") })
+    const viaKubectl = spawnSync(await resolveKubectl(), ["bwl", "status", "installed", "--watch", "-n", namespace], {
+      env: { ...env, KUBECONFIG: cp.kubeconfigPath },
+      encoding: "utf8",
+      timeout: 120_000
+    })
+    expect(viaKubectl.status, viaKubectl.stderr).toBe(0)
+    expect(lines(viaKubectl.stdout).at(-1)).toContain(" Succeeded succeeded 1/1 ")
+    await workloads.remove("installed")
+  })
 })
 
 describe("retry, logs and history", () => {
@@ -219,6 +238,36 @@ describe("retry, logs and history", () => {
     expect((await podsOfWorkloadUid(namespace, uid)).map((pod) => pod.metadata?.uid)).toEqual(expect.arrayContaining(before))
     expect((await bwl(["retry", "partial", "--failed"])).stderr).toContain("no node has failed: nothing to retry")
     await workloads.remove("partial")
+  })
+})
+
+describe("logs", () => {
+  it("prints the log of the node's current pod, and -f follows it until stopped", async () => {
+    await workloads.create("logged", { nodeNames: [node("2")], image: "busybox", podAnnotations: fateAnnotations("ready") })
+    await workloads.waitFor("logged", "the pod Ready", (s) => s.phase === "Succeeded")
+    // kwok plays every pod's log from one file of the control plane (see podLogPath).
+    const printed = await bwl(["logs", "logged", "--node", node("2")])
+    expect(printed.code, printed.stderr).toBe(0)
+    expect(printed.stdout).toContain("kwok plays this pod: its log is the control plane's pod.log")
+
+    const follower = spawn(process.execPath, [path.join(repoRoot, "src", "cli", "main.ts"), "logs", "logged", "--node", node("2"), "-f", "-n", namespace], {
+      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let followed = ""
+    follower.stdout.on("data", (chunk) => (followed += String(chunk)))
+    const exited = new Promise<number | null>((resolve) => follower.on("exit", resolve))
+    try {
+      await eventually("the log so far", async () => followed.includes("its log is the control plane's pod.log") || undefined)
+      const line = `appended while following, ${Date.now()}`
+      appendPodLog(cp.dir, line)
+      await eventually("the appended line", async () => followed.includes(line) || undefined, 30_000)
+      expect(follower.exitCode, "still following").toBeNull()
+    } finally {
+      follower.kill("SIGINT")
+    }
+    await exited
+    await workloads.remove("logged")
   })
 })
 
