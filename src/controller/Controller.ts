@@ -6,7 +6,7 @@ import { Caches } from "../services/Caches.ts"
 import { ReportStore } from "../services/ReportStore.ts"
 import { reconcileErrors, reconcileSeconds, reconcileTotal, workloadsByPhase } from "./metrics.ts"
 import { makeReconciler } from "./Reconciler.ts"
-import { makeWorkQueue } from "./WorkQueue.ts"
+import { makeWorkQueue, type WorkQueue } from "./WorkQueue.ts"
 
 const controllerName = "batchworkload"
 const phases = ["Pending", "Running", "Succeeded", "Failed", "Degraded"] as const
@@ -63,6 +63,26 @@ const ownerKey = (pod: Pod) => {
   return owner === undefined ? [] : [`${pod.metadata.namespace ?? ""}/${owner.name}`]
 }
 
+/** The workloads one change wakes: at once (a spec change), or after the event batch delay (pod and node events). */
+interface Wakes {
+  readonly keys: ReadonlyArray<string>
+  readonly delayed: boolean
+}
+
+/** One queue call per workload per chunk of events: a burst of 100 pod events of one workload is one addAfter. */
+const wakeAll = (queue: WorkQueue, batch: ReadonlyArray<Wakes>) =>
+  Effect.suspend(() => {
+    const atOnce = new Set<string>()
+    const later = new Set<string>()
+    for (const { delayed, keys } of batch) for (const key of keys) (delayed ? later : atOnce).add(key)
+    // A workload woken at once reads every change so far; its delayed wake would add nothing.
+    for (const key of atOnce) later.delete(key)
+    return Effect.andThen(
+      Effect.forEach(atOnce, queue.add, { discard: true }),
+      Effect.forEach(later, (key) => queue.addAfter(key, eventBatchDelay), { discard: true })
+    )
+  })
+
 /**
  * The controller: a Stream over the watch events of workloads, their pods and
  * the nodes feeds a keyed work queue (one reconcile per workload at a time,
@@ -73,7 +93,7 @@ export const runController = Effect.gen(function*() {
   const caches = yield* Caches
   const reportStore = yield* ReportStore
   const queue = yield* makeWorkQueue({ baseDelay: Duration.millis(500), maxDelay: Duration.minutes(1) })
-  const reconciler = yield* makeReconciler
+  const reconciler = yield* makeReconciler({ requeue: queue.addAfter })
   // Subscribe before the first enqueue, so no change between the two is missed.
   const workloadChanges = yield* caches.workloads.changes
   const podChanges = yield* caches.pods.changes
@@ -81,18 +101,19 @@ export const runController = Effect.gen(function*() {
   yield* caches.synced
 
   const allWorkloads = () => [...caches.workloads.store.keys()]
-  const now = (key: string) => ({ key, delayed: false })
-  const soon = (key: string) => ({ key, delayed: true })
-  const keys = Stream.mergeAll([
+  const now = (keys: ReadonlyArray<string>): Wakes => ({ keys, delayed: false })
+  const soon = (keys: ReadonlyArray<string>): Wakes => ({ keys, delayed: true })
+  // Each change maps to the workloads it wakes; the streams stay array-chunked (no stream or effect per event).
+  const wakes = Stream.mergeAll([
     workloadChanges.pipe(
       Stream.tap(() => countPhases(caches.workloads.store.values())),
       Stream.filter(workloadChangeMatters),
-      Stream.map((change) => now(objectKey(change.object.metadata)))
+      Stream.map((change) => now([objectKey(change.object.metadata)]))
     ),
-    podChanges.pipe(Stream.flatMap((change) => Stream.fromIterable(ownerKey(change.object).map(soon)))),
-    nodeChanges.pipe(Stream.filter(nodeChangeMatters), Stream.flatMap(() => Stream.fromIterable(allWorkloads().map(soon))))
+    podChanges.pipe(Stream.map((change) => soon(ownerKey(change.object)))),
+    nodeChanges.pipe(Stream.filter(nodeChangeMatters), Stream.map(() => soon(allWorkloads())))
   ], { concurrency: "unbounded" })
-  yield* Effect.forkScoped(Stream.runForEach(keys, ({ delayed, key }) => delayed ? queue.addAfter(key, eventBatchDelay) : queue.add(key)))
+  yield* Effect.forkScoped(Stream.runForEachArray(wakes, (batch) => wakeAll(queue, batch)))
 
   yield* Effect.logInfo(`caches synced: ${caches.workloads.store.size} workloads, ${caches.nodes.store.size} nodes`)
   yield* countPhases(caches.workloads.store.values())

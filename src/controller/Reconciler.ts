@@ -39,6 +39,7 @@ import { Callback, ReportStore } from "../services/ReportStore.ts"
 import { nodeAttemptSeconds, nodeOutcomes, nodeRetries, statusWrites } from "./metrics.ts"
 import { retryDelays } from "./retryPolicy.ts"
 import { statusBytesPerSecond, StatusFlushInterval } from "./StatusFlush.ts"
+import { makePodCreations } from "./PodCreations.ts"
 import { makeStatusWriter } from "./StatusWriter.ts"
 import type { ReconcileResult } from "./WorkQueue.ts"
 
@@ -116,7 +117,12 @@ const stampTransitions = (entries: ReadonlyArray<NodeStatus>, record: ReadonlyMa
  * delete pods, `batchSize` at a time), write the status, and say when to
  * look again. Nothing it needs survives only in this process.
  */
-export const makeReconciler = Effect.gen(function*() {
+export interface ReconcilerOptions {
+  /** Plans the workload again after this long: how a failed pod create, which no pass waits for, is retried. */
+  readonly requeue: (key: string, after: Duration.Duration) => Effect.Effect<void>
+}
+
+export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(function*() {
   const caches = yield* Caches
   const kube = yield* KubeClient
   const selector = yield* NodeSelector
@@ -126,6 +132,14 @@ export const makeReconciler = Effect.gen(function*() {
   const callback = yield* Callback
   const flushInterval = yield* StatusFlushInterval
   const memories = new Map<string, Memory>()
+  const creations = yield* makePodCreations({
+    create: deployer.create,
+    onFailure: (key, error, retryAfter) =>
+      Effect.logWarning(`creating a pod failed, will plan again in ${Duration.format(retryAfter)}: ${error.message}`).pipe(
+        Effect.annotateLogs({ workload: key }),
+        Effect.andThen(options.requeue(key, retryAfter))
+      )
+  })
 
   const memoryOf = (key: string, workload: BatchWorkloadObject): Memory => {
     const uid = workload.metadata.uid ?? ""
@@ -198,6 +212,7 @@ export const makeReconciler = Effect.gen(function*() {
   const forgetWorkload = (key: string) =>
     Effect.suspend(() => {
       memories.delete(key)
+      creations.forget(key)
       return statusWriter.forget(key)
     })
 
@@ -266,15 +281,21 @@ export const makeReconciler = Effect.gen(function*() {
   const reportingFor = (spec: BatchWorkloadSpec, executionId: string): Reporting | undefined =>
     spec.reports !== undefined ? { endpoint: callback, executionId } : undefined
 
-  const act = (ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan, reporting: Reporting | undefined) =>
+  /**
+   * Deletes first (a deleted pod frees its node's name), waiting for them;
+   * then starts the creates and returns without waiting, so the next pass can
+   * fill a slot that frees meanwhile. The batch holds: never more than
+   * batchSize nodes in flight, because the plan hands out only free slots and
+   * counts a pod being created as its node's pod.
+   */
+  const act = (key: string, ref: WorkloadRef, spec: BatchWorkloadSpec, revision: string, plan: Plan, reporting: Reporting | undefined) =>
     Effect.gen(function*() {
       yield* Effect.forEach(plan.deletes, ({ pod }) => deployer.remove(pod), { concurrency: spec.batchSize, discard: true })
-      // The batch: never more than batchSize nodes in flight, because the plan hands out only the free slots.
-      yield* Effect.forEach(
-        plan.creates,
-        (target) => deployer.create(buildPod(ref, spec, target, revision, reporting), uniquePodName(ref.name, target.nodeName, ref.uid)),
-        { concurrency: spec.batchSize, discard: true }
-      )
+      const creates = plan.creates.map((target) => ({
+        pod: buildPod(ref, spec, target, revision, reporting),
+        fallbackName: uniquePodName(ref.name, target.nodeName, ref.uid)
+      }))
+      yield* creations.start(key, creates)
     })
 
   /**
@@ -347,12 +368,14 @@ export const makeReconciler = Effect.gen(function*() {
       const runStartedAtMillis = Number.isNaN(startedAt) ? nowMillis : startedAt
       const record = new Map(previous?.revision === revision ? (previous.nodeStatus ?? []).map((n) => [n.nodeName, n]) : [])
       const delays = yield* retryDelays(spec)
+      const pods = yield* deployer.podsOf(ref.uid)
       const plan = planWorkload({
         spec,
         revision,
         nodes: yield* selector.nodes,
         nodeNames: yield* selector.names,
-        pods: yield* deployer.podsOf(ref.uid),
+        pods,
+        creating: creations.unseen(memory.key, pods),
         record,
         nowMillis,
         runStartedAtMillis,
@@ -383,7 +406,7 @@ export const makeReconciler = Effect.gen(function*() {
       if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis, decorate)
 
       // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
-      yield* act(ref, spec, revision, plan, reporting)
+      yield* act(memory.key, ref, spec, revision, plan, reporting)
 
       const status = decorate(summarize(statusInput))
       yield* Effect.forEach(plan.notices, (notice) => recordNotice(ref, notice), { discard: true })
@@ -511,6 +534,8 @@ export const makeReconciler = Effect.gen(function*() {
   const finalize = (key: string, workload: BatchWorkloadObject) =>
     Effect.gen(function*() {
       if (!workload.metadata.finalizers?.includes(finalizer)) return done
+      // A create still in flight would leave its pod behind: let it land first, then delete it with the rest.
+      if (creations.inFlight(key) > 0) return after(200)
       const uid = workload.metadata.uid ?? ""
       const live = (yield* deployer.podsOf(uid)).filter((pod) => pod.metadata.deletionTimestamp === undefined)
       yield* Effect.forEach(live, deployer.remove, { concurrency: 20, discard: true })

@@ -22,6 +22,13 @@ export interface PlanInput {
   readonly nodeNames?: ReadonlyArray<string> | undefined
   /** The workload's own pods (by uid label). */
   readonly pods: ReadonlyArray<Pod>
+  /**
+   * Pods this process is creating that the cache does not show yet (client-go's
+   * expectations). Each holds its node's batch slot, and its node is judged
+   * again only once the pod shows or its create fails: a create the API server
+   * refused is never counted as an attempt.
+   */
+  readonly creating?: ReadonlyArray<Pod> | undefined
   /** Node entries recorded for this run (same revision); empty for a new run. */
   readonly record: ReadonlyMap<string, NodeStatus>
   readonly nowMillis: number
@@ -90,6 +97,8 @@ interface Verdict {
 /** A node's pods of this workload: of this revision, of an older one, and whether any is terminating. */
 interface NodePods {
   current?: Pod
+  /** A pod of this node being created, not in the cache yet. */
+  creating?: Pod
   outdated?: Pod
   terminating: boolean
   readonly all: Array<Pod>
@@ -129,8 +138,9 @@ const isSettledFor = (spec: BatchWorkloadSpec, entry: NodeStatus | undefined) =>
 const answersRetry = (pod: Pod, nodeName: string, retryNodes: RetryNodes | undefined) =>
   retryNodes === undefined || !retryNodes.nodes.has(nodeName) || podRetryNodes(pod) === retryNodes.value
 
-const podsByNode = (pods: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
+const podsByNode = (pods: ReadonlyArray<Pod>, creating: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
   const byNode = new Map<string, NodePods>()
+  for (const pod of creating) byNode.set(podNodeName(pod), { creating: pod, terminating: false, all: [] })
   for (const pod of pods) {
     const nodeName = podNodeName(pod)
     const slot = byNode.get(nodeName) ?? { terminating: false, all: [] }
@@ -158,6 +168,10 @@ const judgeNode = (
   const none: Verdict = { entry, active: false, deletes: [], notices: [] }
 
   if (isSettledFor(spec, entry)) return none
+  if (pods.creating !== undefined && pods.current === undefined) {
+    // Judged again once the pod shows (or its create fails); until then the record stays as it was.
+    return { ...none, entry: entry ?? { nodeName, phase: "Pending", attempts: 0, podName, message: "creating its pod" }, active: true }
+  }
 
   if (decision.departed) {
     const deletes = pods.all.filter((pod) => pod.metadata.deletionTimestamp === undefined)
@@ -454,7 +468,7 @@ const forgetRetriedNodes = (input: PlanInput): PlanInput => {
  */
 export const planWorkload = (given: PlanInput): Plan => {
   const input = forgetRetriedNodes(given)
-  const byNode = podsByNode(input.pods, input.revision, input.retryNodes)
+  const byNode = podsByNode(input.pods, input.creating ?? [], input.revision, input.retryNodes)
   const emptyPods: NodePods = { terminating: false, all: [] }
   const committed = (nodeName: string) => {
     const entry = input.record.get(nodeName)

@@ -123,22 +123,26 @@ export const makeInformer = <K extends Kind>(
       yield* Deferred.succeed(synced, undefined)
     })
 
-    const apply = (event: WatchEvent<A>) =>
+    const applyOne = (event: WatchEvent<A>) => {
+      if (event.type === "BOOKMARK") {
+        resourceVersion = event.resourceVersion
+        return
+      }
+      if (event.type === "DELETED") remove(event.object)
+      else upsert(event.object)
+      resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion
+    }
+    /** A chunk of events at a time: one effect per chunk, not per event, at thousands of pod events a minute. */
+    const apply = (events: ReadonlyArray<WatchEvent<A>>) =>
       Effect.sync(() => {
-        if (event.type === "BOOKMARK") {
-          resourceVersion = event.resourceVersion
-          return
-        }
-        if (event.type === "DELETED") remove(event.object)
-        else upsert(event.object)
-        resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion
+        for (const event of events) applyOne(event)
       })
 
     const countRestart = (cause: string) => Metric.update(Metric.withAttributes(watchRestarts, { kind, cause }), 1)
 
     const session = Effect.gen(function*() {
       if (needsList) yield* relist
-      yield* kube.watch(kind, { ...options, resourceVersion }).pipe(Stream.runForEach(apply))
+      yield* kube.watch(kind, { ...options, resourceVersion }).pipe(Stream.runForEachArray(apply))
       yield* countRestart("ended")
     }).pipe(
       Effect.tapError((error: KubeApiError) =>

@@ -2,7 +2,7 @@
 // create gives two runs with distinct execution ids, and Forbid skips a tick while a run is going.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fateAnnotations } from "../controlplane/index.ts"
-import { cp, createNodes, type OperatorProcess, podsOf, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
+import { cp, createNodes, type OperatorProcess, podsOf, sleep, startOperator, useNamespace, workloadApi } from "./support/operator.ts"
 
 const namespace = useNamespace("schedule")
 const workloads = workloadApi(namespace)
@@ -35,8 +35,21 @@ const eventsOf = async (name: string) => {
 /** Every minute, plus one run right after creation: the second run comes at the next minute, at most 60 s later. */
 const minutely = { nodeSelector: pool, mode: "RunToCompletion", image: "busybox", batchSize: 2, schedule: "* * * * *", runOnCreate: true, runOnCreateDelay: "1s" }
 
+/**
+ * Waits, if needed, until the second hand is past the top of the minute and
+ * well before the next: a workload created just before a tick would have that
+ * tick start its first run ahead of the runOnCreate moment (as it should),
+ * and this test is about the run on create coming first.
+ */
+const awayFromTheTick = async () => {
+  const second = new Date().getUTCSeconds()
+  if (second >= 1 && second < 40) return
+  await sleep(((61 - second) % 60) * 1000)
+}
+
 describe("scheduled runs", () => {
   it("runs on create and at the next tick, each run with its own execution id in the history; Forbid skips a tick while a run goes on", async () => {
+    await awayFromTheTick()
     await workloads.create("minutely", { ...minutely, podAnnotations: fateAnnotations("complete", { delayMs: 500 }) })
     await workloads.create("forbid", { ...minutely, podAnnotations: fateAnnotations("pending") })
 

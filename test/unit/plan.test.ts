@@ -142,6 +142,22 @@ describe("what a run does next", () => {
     assert.deepStrictEqual(creating.notices, [], "the failure was announced once, when it happened")
   })
 
+  it("a pod still being created holds its node's slot and leaves the node's entry as it was, so a refused create costs no attempt", () => {
+    // As the operator builds it: no uid, no creation time, no status until the API server has it.
+    const creating = buildPod(ref, spec({}), { nodeName: "a", podName: "w-a", attempt: 2 }, revision)
+    const waiting: NodeStatus = { nodeName: "a", phase: "Pending", attempts: 1, podName: "w-a", message: "attempt 1 of 4 failed: boom; retrying in 10s", nextAttemptTime: new Date(99_000).toISOString() }
+    const inFlight = plan({ batchSize: 1 }, [fakeNode("a"), fakeNode("b")], { record: new Map([["a", waiting]]), creating: [creating] })
+    assert.deepStrictEqual(inFlight.creates, [], "neither a again nor b: a's pod holds the only slot")
+    assert.deepStrictEqual(inFlight.entries[0], waiting)
+    assert.deepStrictEqual(inFlight.notices, [])
+    // Its create was refused: the pod never existed, and the same attempt is planned again.
+    const refused = plan({ batchSize: 1 }, [fakeNode("a"), fakeNode("b")], { record: new Map([["a", waiting]]) })
+    assert.deepStrictEqual(refused.creates, [{ nodeName: "a", podName: "w-a", attempt: 2 }])
+    const first = plan({ batchSize: 2 }, [fakeNode("a"), fakeNode("b")], { creating: [buildPod(ref, spec({}), { nodeName: "a", podName: "w-a", attempt: 1 }, revision)] })
+    assert.deepStrictEqual(first.creates.map((c) => c.nodeName), ["b"])
+    assert.deepStrictEqual(first.entries[0], { nodeName: "a", phase: "Pending", attempts: 0, podName: "w-a", message: "creating its pod" })
+  })
+
   it("a due retry waits while the node cannot start a pod, keeping its slot", () => {
     const record = new Map([["a", { nodeName: "a", phase: "Pending" as const, attempts: 1, nextAttemptTime: new Date(0).toISOString() }]])
     const result = plan({ batchSize: 1 }, [fakeNode("a", { unschedulable: true }), fakeNode("b")], { record })
