@@ -239,7 +239,9 @@ const judgeNode = (
       (entry.phase === "Succeeded" || entry.phase === "Degraded")
     if (outcome._tag === "Succeeded") {
       // Soak time: the node is done only once success has held for minReadySeconds; until then it keeps its slot.
-      const soakedAt = servedBefore ? nowMillis : (succeededSinceMillis(current) ?? nowMillis) + spec.minReadySeconds * 1000
+      // Without one it is done at once (the whole-second rounding below would hold every node up to a second).
+      const soaks = spec.minReadySeconds > 0 && !servedBefore
+      const soakedAt = soaks ? (succeededSinceMillis(current) ?? nowMillis) + spec.minReadySeconds * 1000 : nowMillis
       if (nowMillis < soakedAt) {
         return {
           entry: {

@@ -165,6 +165,22 @@ describe("what a run does next", () => {
     assert.match(result.entries[0]?.message ?? "", /waiting: node a is cordoned/)
   })
 
+  it("a Ready pod frees its node's slot at once without minReadySeconds; with it, only once Ready has held that long (whole seconds rounded up)", () => {
+    // Kubelets write the Ready transition to the second: 00:01:40Z, seen 300 ms later.
+    const readySince: Pod["status"] = { phase: "Running", conditions: [{ type: "Ready", status: "True", lastTransitionTime: "1970-01-01T00:01:40Z" }] }
+    const cases = [
+      { minReadySeconds: 0, phase: "Succeeded", creates: ["b"] },
+      { minReadySeconds: 2, phase: "Running", creates: [] }
+    ]
+    for (const { creates, minReadySeconds, phase } of cases) {
+      const result = plan({ batchSize: 1, minReadySeconds }, [fakeNode("a"), fakeNode("b")], { pods: [pod("a", readySince)], nowMillis: 100_300 })
+      assert.strictEqual(result.entries[0]?.phase, phase, `minReadySeconds ${minReadySeconds}`)
+      assert.deepStrictEqual(result.creates.map((c) => c.nodeName), creates, `minReadySeconds ${minReadySeconds}`)
+    }
+    const soaking = plan({ batchSize: 1, minReadySeconds: 2 }, [fakeNode("a"), fakeNode("b")], { pods: [pod("a", readySince)], nowMillis: 100_300 })
+    assert.strictEqual(soaking.wakeAtMillis, 100_999 + 2_000)
+  })
+
   it("the last attempt's failure fails the node for good, keeping the pod for kubectl logs", () => {
     const result = plan({ maxRetries: 0 }, [fakeNode("a")], { pods: [pod("a", failed)] })
     assert.deepStrictEqual(result.entries.map((e) => [e.phase, e.message]), [["Failed", "failed after 1 attempt: container exited with code 1"]])
