@@ -20,7 +20,7 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import * as k8s from "@kubernetes/client-node"
 import { formatRenderFigure, measureStatusRender } from "./bench-plugin.ts"
-import { createFakeNodes, freePort, kubectl, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
+import { createFakeNodes, defaultStagesFile, freePort, kubectl, kubectlOk, loadKubeConfig, repoRoot, startControlPlane, type ControlPlane } from "../test/controlplane/index.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -170,6 +170,33 @@ const cpuSeconds = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks
 }
 
+/** The CPU seconds of each running control-plane component, and of the whole machine (busy and in all), at one moment. */
+interface CpuSnapshot {
+  readonly components: ReadonlyMap<string, number>
+  readonly machineBusy: number
+  readonly machineTotal: number
+}
+
+const cpuSnapshot = (cp: ControlPlane): CpuSnapshot => {
+  const components = new Map(Object.entries(cp.processes).filter(([, p]) => p.isRunning()).map(([name, p]) => [name, cpuSeconds(p.pid)]))
+  // /proc/stat's first line: user nice system idle iowait irq softirq steal, in clock ticks over all cores.
+  const ticks = (fs.readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = ticks.reduce((sum, n) => sum + n, 0)
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
+  return { components, machineBusy: (total - idle) / clockTicks, machineTotal: total / clockTicks }
+}
+
+/**
+ * "kube-apiserver 21.3, etcd 4.1, ...; machine 94 % busy": where the CPU of a contender's window
+ * went. On two cores a contender's own CPU is taken from the API server and kwok, so this says
+ * whether the run was CPU-bound and who else was busy.
+ */
+const describeCpu = (before: CpuSnapshot, after: CpuSnapshot): string => {
+  const used = [...after.components].map(([name, seconds]) => [name, seconds - (before.components.get(name) ?? seconds)] as const)
+  const busy = (100 * (after.machineBusy - before.machineBusy)) / Math.max(1e-9, after.machineTotal - before.machineTotal)
+  return `${used.sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`).join(", ")}; machine ${busy.toFixed(0)} % busy`
+}
+
 /** VmRSS (now) and VmHWM (peak) in MB. */
 const memory = (pid: number): { rss: number; peak: number } => {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
@@ -313,21 +340,46 @@ const watch = (kc: k8s.KubeConfig, apiPath: string, onEvent: (type: string, obje
 const watchPods = (kc: k8s.KubeConfig, namespace: string, expected: number) => {
   let firstAt: number | undefined
   let allReadyAt: number | undefined
-  const seen = new Set<string>()
+  const seen = new Map<string, number>()
   const ready = new Set<string>()
+  // Pods seen and not yet Ready, integrated over time: whether a contender keeps its batch full.
+  let inFlight = 0
+  let maxInFlight = 0
+  let podSeconds = 0
+  let lastChange = 0
+  let turnaround = 0
+  const account = (now: number) => {
+    podSeconds += (inFlight * (now - lastChange)) / 1000
+    lastChange = now
+  }
   const watching = watch(kc, `/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
     const name = pod.metadata?.name ?? ""
     if (type === "DELETED") return
-    firstAt ??= performance.now()
-    seen.add(name)
-    if (conditionTrue(pod, "Ready")) ready.add(name)
-    if (allReadyAt === undefined && ready.size >= expected) allReadyAt = performance.now()
+    const now = performance.now()
+    firstAt ??= now
+    if (!seen.has(name)) {
+      account(now)
+      seen.set(name, now)
+      maxInFlight = Math.max(maxInFlight, ++inFlight)
+    }
+    if (conditionTrue(pod, "Ready") && !ready.has(name)) {
+      account(now)
+      ready.add(name)
+      inFlight--
+      turnaround += now - (seen.get(name) ?? now)
+    }
+    if (allReadyAt === undefined && ready.size >= expected) allReadyAt = now
   })
   return {
     connected: watching.connected,
     firstAt: () => firstAt,
     allReadyAt: () => allReadyAt,
     seen: () => seen.size,
+    /** "in flight: mean 97.2, max 100; a pod's first sight to Ready: 1.85 s (mean)", as the bench's own watch saw it. */
+    flight: () => {
+      const span = allReadyAt !== undefined && firstAt !== undefined ? (allReadyAt - firstAt) / 1000 : Number.NaN
+      return `pods in flight (seen, not Ready): mean ${(podSeconds / span).toFixed(1)}, max ${maxInFlight}; a pod's first sight to Ready: ${(turnaround / Math.max(1, ready.size) / 1000).toFixed(2)} s (mean)`
+    },
     stop: () => watching.stop()
   }
 }
@@ -436,7 +488,8 @@ const createNodes = async (cp: ControlPlane, core: k8s.CoreV1Api, count: number)
     await pollUntil("new nodes settled", 120_000 + count * 300, async () => {
       const { tainted, registered } = await settled()
       return tainted === 0 && registered >= count
-    }, 3_000)
+      // Each look lists every node and Event: at 5,000 nodes that is tens of MB, so look less often.
+    }, Math.max(3_000, count * 2))
     say(`kube-controller-manager done with the new nodes (taints, RegisteredNode Events) in ${seconds(performance.now() - settleStarted).toFixed(1)} s`)
   } catch {
     const { tainted, registered } = await settled()
@@ -658,6 +711,7 @@ const runOperator = async (bench: Bench, batchSize: number): Promise<Row> => {
     )
     await Promise.all([pods.connected, complete.connected])
     const cpuBefore = cpuSeconds(pid)
+    const machineBefore = cpuSnapshot(bench.cp)
     const applied = performance.now()
     await custom.createNamespacedCustomObject({
       group: "batch.example.com",
@@ -672,13 +726,15 @@ const runOperator = async (bench: Bench, batchSize: number): Promise<Row> => {
       }
     })
     const completed = await complete.done
+    const machineAfter = cpuSnapshot(bench.cp)
     const after = await settledScrape(bench)
     const cpu = cpuSeconds(pid) - cpuBefore
     const { peak } = memory(pid)
     const firstAt = pods.firstAt()
     const lastReady = pods.allReadyAt()
     pods.stop()
-    report("operator", before, after, `start-up ${startupSeconds.toFixed(1)} s and ${startupCpu.toFixed(1)} CPU s; all pods Ready (bench's watch) at ${lastReady === undefined ? "?" : seconds(lastReady - applied).toFixed(1)} s`)
+    report("operator", before, after, `start-up ${startupSeconds.toFixed(1)} s and ${startupCpu.toFixed(1)} CPU s; all pods Ready (bench's watch) at ${lastReady === undefined ? "?" : seconds(lastReady - applied).toFixed(1)} s; ${pods.flight()}`)
+    say(`operator: CPU s of the control plane while it ran: ${describeCpu(machineBefore, machineAfter)}`)
     const notReady = await checkNodes(bench, "operator")
     say(`operator: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
     say(`operator: its API request latency (mean ms by verb and kind): ${await operatorRequestLatency(metricsPort)}`)
@@ -739,6 +795,7 @@ const runClientGo = async (bench: Bench, binary: string, batchSize: number): Pro
     const pods = watchPods(bench.kc, namespace, bench.nodes)
     await pods.connected
     const cpuBefore = cpuSeconds(pid)
+    const machineBefore = cpuSnapshot(bench.cp)
     const started = performance.now()
     stdin.write("go\n")
     let timer: NodeJS.Timeout | undefined
@@ -749,6 +806,7 @@ const runClientGo = async (bench: Bench, binary: string, batchSize: number): Pro
       })
     ]).finally(() => clearTimeout(timer))
     const finished = performance.now()
+    const machineAfter = cpuSnapshot(bench.cp)
     if (resultLine === undefined) throw new Error("clientgo-bench exited before every pod was Ready")
     const after = await settledScrape(bench)
     const cpu = cpuSeconds(pid) - cpuBefore
@@ -759,7 +817,9 @@ const runClientGo = async (bench: Bench, binary: string, batchSize: number): Pro
     await exited(program)
     const firstAt = pods.firstAt()
     pods.stop()
+    say(`client-go: ${pods.flight()}`)
     report("client-go", before, after, `its own makespan ${result.makespanSeconds.toFixed(1)} s, ${result.createRetries} create retries, pod create latency ${result.meanCreateMillis.toFixed(0)} ms (mean)`)
+    say(`client-go: CPU s of the control plane while it ran: ${describeCpu(machineBefore, machineAfter)}`)
     const notReady = await checkNodes(bench, "client-go")
     say(`client-go: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
     return {
@@ -800,6 +860,7 @@ const runDaemonSet = async (bench: Bench): Promise<Row> => {
     )
     await Promise.all([pods.connected, ready.connected])
     const cpuBefore = kcm ? cpuSeconds(kcm.pid) : undefined
+    const machineBefore = cpuSnapshot(bench.cp)
     const started = performance.now()
     await apps.createNamespacedDaemonSet({
       namespace,
@@ -827,11 +888,13 @@ const runDaemonSet = async (bench: Bench): Promise<Row> => {
       }
     })
     const completed = await ready.done
+    const machineAfter = cpuSnapshot(bench.cp)
     const after = await settledScrape(bench)
     const cpu = kcm && cpuBefore !== undefined ? cpuSeconds(kcm.pid) - cpuBefore : undefined
     const firstAt = pods.firstAt()
     pods.stop()
     report("daemonset", before, after, `pod bindings (kube-scheduler) ${delta(before, after, (l) => l["resource"] === "pods" && l["subresource"] === "binding")}`)
+    say(`daemonset: CPU s of the control plane while it ran: ${describeCpu(machineBefore, machineAfter)}`)
     const notReady = await checkNodes(bench, "daemonset")
     say(`daemonset: Events in the namespace (occurrences by reporter): ${await eventsByReporter(bench, namespace)}`)
     await apps.deleteNamespacedDaemonSet({ namespace, name })
@@ -944,6 +1007,24 @@ const targetsLine = (rows: ReadonlyArray<Row>, reference: Row | undefined, nodes
 // ---------------------------------------------------------------------------------------------
 // Main.
 
+/**
+ * The tests' kwok stages with the node status heartbeat every 5 minutes (jittered by up to 1),
+ * as a kubelet with a Lease posts it (nodeStatusReportFrequency), instead of every 20-45 s: the
+ * Lease keeps a bench node Ready, and at 5,000 nodes the faster heartbeat alone was 130 status
+ * patches a second that kept kwok and kube-apiserver at 100 % of both cores before any
+ * contender started.
+ */
+const benchStagesFile = (): string => {
+  const stages = fs.readFileSync(defaultStagesFile, "utf8")
+  const heartbeat = "name: node-heartbeat\n"
+  const delay = "    durationMilliseconds: 20000\n    jitterDurationMilliseconds: 25000\n"
+  const at = stages.indexOf(delay, stages.indexOf(heartbeat))
+  if (!stages.includes(heartbeat) || at < 0) throw new Error(`${defaultStagesFile}: the node-heartbeat stage's delay is not where the bench expects it`)
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bwo-bench-stages-")), "kwok-stages.yaml")
+  fs.writeFileSync(file, stages.slice(0, at) + "    durationMilliseconds: 300000\n    jitterDurationMilliseconds: 60000\n" + stages.slice(at + delay.length))
+  return file
+}
+
 const main = async (): Promise<void> => {
   const binary = settings.run.includes("client-go") ? buildClientGo() : undefined
   if (settings.run.includes("operator")) buildOperatorBundle()
@@ -953,6 +1034,7 @@ const main = async (): Promise<void> => {
   // node goes NotReady only after 10 minutes without one.
   const cp = await startControlPlane({
     log: () => undefined,
+    stagesFile: benchStagesFile(),
     nodeHeartbeat: { leaseDurationSeconds: 400, monitorGracePeriodSeconds: 600 },
     controllerManagerArgs: settings.kcmQps === 20 ? [] : [`--kube-api-qps=${settings.kcmQps}`, `--kube-api-burst=${settings.kcmQps * 2}`]
   })
