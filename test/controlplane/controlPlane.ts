@@ -72,6 +72,24 @@ export interface ControlPlane {
 export const defaultStagesFile: string = path.join(repoRoot, "test", "controlplane", "kwok-stages.yaml")
 
 /**
+ * The tests' kwok stages with the node status heartbeat every 5 minutes (jittered by up to 1),
+ * as a kubelet with a Lease posts it (nodeStatusReportFrequency), instead of every 20-45 s: the
+ * benches' Lease keeps their nodes Ready, and at 5,000 nodes the faster heartbeat alone was 130
+ * status patches a second that kept kwok and kube-apiserver at 100 % of both cores. Written to
+ * a new temporary file, whose path is returned.
+ */
+export const quietHeartbeatStagesFile = (): string => {
+  const stages = fs.readFileSync(defaultStagesFile, "utf8")
+  const heartbeat = "name: node-heartbeat\n"
+  const delay = "    durationMilliseconds: 20000\n    jitterDurationMilliseconds: 25000\n"
+  const at = stages.indexOf(delay, stages.indexOf(heartbeat))
+  if (!stages.includes(heartbeat) || at < 0) throw new Error(`${defaultStagesFile}: the node-heartbeat stage's delay is not where it is expected`)
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bwo-bench-stages-")), "kwok-stages.yaml")
+  fs.writeFileSync(file, stages.slice(0, at) + "    durationMilliseconds: 300000\n    jitterDurationMilliseconds: 60000\n" + stages.slice(at + delay.length))
+  return file
+}
+
+/**
  * kwok answers every pod's log (the API server's pods/log, `kubectl logs`) from this one file in
  * the control plane's dir, and `-f` follows what is appended to it. kwok reads it in the CRI log
  * format (criLogLine); its ClusterLogs config (podLogsYaml) is read once, when kwok starts.

@@ -4,6 +4,7 @@ export {
   freePort,
   appendPodLog,
   defaultStagesFile,
+  quietHeartbeatStagesFile,
   podLogPath,
   kwokNodeLeaseDurationSeconds,
   kcmNodeMonitorGracePeriodSeconds,
