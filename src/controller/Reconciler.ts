@@ -405,7 +405,8 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
       yield* pass.announce
       if (refusal !== undefined) return yield* reportRejected(memory, workload, statusInput, plan, refusal, nowMillis, decorate)
 
-      // Pods first: if creating or deleting fails, the record is not advanced and the next pass plans from the same truth.
+      // Pods first: if a delete fails, the record is not advanced and the next pass plans from the same truth;
+      // a refused create leaves its node's entry as it was (PlanInput.creating) and comes back through options.requeue.
       yield* act(memory.key, ref, spec, revision, plan, reporting)
 
       const status = decorate(summarize(statusInput))
@@ -535,7 +536,8 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
     Effect.gen(function*() {
       if (!workload.metadata.finalizers?.includes(finalizer)) return done
       // A create still in flight would leave its pod behind: let it land first, then delete it with the rest.
-      if (creations.inFlight(key) > 0) return after(200)
+      // Its end wakes this workload (the new pod's event, or a failed create's requeue); the delay is only a backstop.
+      if (creations.inFlight(key) > 0) return after(1_000)
       const uid = workload.metadata.uid ?? ""
       const live = (yield* deployer.podsOf(uid)).filter((pod) => pod.metadata.deletionTimestamp === undefined)
       yield* Effect.forEach(live, deployer.remove, { concurrency: 20, discard: true })
