@@ -109,7 +109,7 @@ export const kwokNodeLeaseDurationSeconds = 40
  * kube-controller-manager `--node-monitor-grace-period` (Kubernetes' default: 50 s): how long a
  * node may go without a Lease renewal or status heartbeat before the node lifecycle controller
  * marks it NotReady (Ready=Unknown). Lowered so that a test's node outage (makeNodeUnreachable
- * in nodes.ts) shows within 20-70 s rather than 50-100 s; kwok renews Leases every 10 s, so the
+ * in nodes.ts) shows within 46-70 s rather than 50-100 s; kwok renews Leases every 10 s, so the
  * nodes it manages still stay Ready (checked: 12 nodes for 5.5 minutes).
  */
 export const kcmNodeMonitorGracePeriodSeconds = 20

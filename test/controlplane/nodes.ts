@@ -253,18 +253,36 @@ export const cutOffNode = async (kubeconfig: KubeconfigLike, name: string): Prom
 }
 
 /**
+ * The longest a node-heartbeat stage kwok scheduled before a cut can still be pending: that
+ * stage's delay plus its jitter in kwok-stages.yaml (20 s + 25 s). kwok 0.7 plays a scheduled
+ * stage even on a node it no longer holds the Lease of (the read-only check is made when an event
+ * arrives, not when the delay runs out), so that one heartbeat sets Ready=True after the cut.
+ */
+const kwokHeartbeatMaxDelayMs = 45_000
+
+/**
+ * Waits out the one heartbeat kwok may still have scheduled for a node cut off at `cutAt`
+ * (kwokHeartbeatMaxDelayMs, plus a second for its write to land).
+ */
+const waitOutPendingHeartbeat = (cutAt: number): Promise<void> => sleep(Math.max(0, cutAt + kwokHeartbeatMaxDelayMs + 1_000 - Date.now()))
+
+/**
  * A real outage of a Ready node: cutOffNode, then waits until kube-controller-manager's node
  * lifecycle controller has marked the node NotReady (Ready=Unknown, "Kubelet stopped posting
- * node status"; it also marks the node's pods Ready=False and taints the node unreachable).
- * That takes up to 45 s for one kwok heartbeat already scheduled before the cut, then the
- * controller's --node-monitor-grace-period (20 s here, see controlPlane.ts) plus up to a monitor
- * period (5 s): 20-70 s, measured 33-49 s (50-100 s with Kubernetes' default grace period).
- * Throws unless the node's Ready condition really is not True.
+ * node status"; it also marks the node's pods Ready=False and taints the node unreachable) and
+ * no heartbeat kwok scheduled before the cut can undo it any more. A heartbeat that lands after
+ * KCM's mark makes the node Ready again until KCM's grace period (20 s here, see controlPlane.ts)
+ * plus up to a monitor period (5 s) have passed once more: so this waits for NotReady, then until
+ * that heartbeat's latest moment (45 s after the cut), then for NotReady again. 46-70 s.
+ * Throws unless the node's Ready condition really is not True at the end.
  */
 export const makeNodeUnreachable = async (kubeconfig: KubeconfigLike, name: string, timeoutMs = 180_000): Promise<k8s.V1Node> => {
   const kc = loadKubeConfig(kubeconfig)
+  const cutAt = Date.now()
   await cutOffNode(kc, name)
-  const node = await waitForNodeReady(kc, name, false, timeoutMs)
+  await waitForNodeReady(kc, name, false, timeoutMs)
+  await waitOutPendingHeartbeat(cutAt)
+  const node = await waitForNodeReady(kc, name, false, Math.max(1_000, cutAt + timeoutMs - Date.now()))
   const ready = nodeReadyStatus(node)
   if (ready === undefined || ready === "True") throw new Error(`node ${name} is still Ready (Ready=${ready ?? "absent"}) after cutOffNode`)
   return node
@@ -291,15 +309,22 @@ export const bringNodeBack = async (kubeconfig: KubeconfigLike, name: string, ti
 /**
  * ready=true: bringNodeBack (kwok takes the node again) and waits for Ready=True.
  * ready=false: takes the node from kwok (cutOffNode) and patches Ready=False (KubeletNotReady)
- * at once, without waiting for kube-controller-manager; waits until the API shows it.
+ * at once, without waiting for kube-controller-manager, and once more after the last heartbeat
+ * kwok may have scheduled before the cut (see makeNodeUnreachable): ~46 s.
  */
 export const setNodeReady = async (kubeconfig: KubeconfigLike, name: string, ready: boolean, timeoutMs = 30_000): Promise<k8s.V1Node> => {
   const kc = loadKubeConfig(kubeconfig)
   if (ready) return bringNodeBack(kc, name, timeoutMs)
+  const cutAt = Date.now()
   await cutOffNode(kc, name)
+  const markNotReady = () => coreApi(kc).patchNodeStatus({ name, body: { status: { conditions: notReadyConditions() } } }, strategicMergePatch)
   // A kwok write already in flight could still land just after the Lease changed hands.
   await sleep(500)
-  await coreApi(kc).patchNodeStatus({ name, body: { status: { conditions: notReadyConditions() } } }, strategicMergePatch)
+  await markNotReady()
+  await waitForNodeReady(kc, name, false, timeoutMs)
+  // A heartbeat kwok scheduled before the cut would set Ready=True again: mark it once more after.
+  await waitOutPendingHeartbeat(cutAt)
+  await markNotReady()
   return waitForNodeReady(kc, name, false, timeoutMs)
 }
 
