@@ -12,6 +12,7 @@
 //   npm run bench -- --nodes 5000
 //   npm run bench -- --only operator      one contender (operator | client-go | daemonset)
 //   npm run bench -- --batch-size 50      concurrency for the operator and client-go (default 100)
+//   npm run bench -- --rounds 3           three rounds on one control plane, and the median ratio
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -40,7 +41,11 @@ const usage = `usage: npm run bench -- [--nodes N] [--batch-size N] [--qps N] [-
                    own default). At 5,000 nodes its node lifecycle controller needs most of
                    an hour at 20 to finish with the new nodes before the contenders start;
                    200 takes minutes. The DaemonSet contender then runs at that rate too.
-  --only NAME      run only this contender (repeatable)`
+  --only NAME      run only this contender (repeatable)
+  --rounds N       run the contenders N times on the same control plane, in turn and in
+                   alternating order (default 1), and print each round's table and the
+                   median makespan ratio: on a shared 2-core machine one round's ratio moves
+                   by 0.2x or more with the machine's load`
 
 const parseArgs = (argv: ReadonlyArray<string>) => {
   let nodes = 1000
@@ -48,6 +53,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
   let qps = 500
   let burst = 1000
   let kcmQps = 20
+  let rounds = 1
   const only: Array<Contender> = []
   const positiveInt = (flag: string, value: string | undefined): number => {
     const n = Number(value)
@@ -63,6 +69,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
     else if (flag === "--qps") qps = positiveInt(flag, value())
     else if (flag === "--burst") burst = positiveInt(flag, value())
     else if (flag === "--kcm-qps") kcmQps = positiveInt(flag, value())
+    else if (flag === "--rounds") rounds = positiveInt(flag, value())
     else if (flag === "--only") {
       const name = value() ?? ""
       if (!isContender(name)) throw new Error(`--only takes one of ${contenders.join(", ")}, got ${name || "nothing"}\n${usage}`)
@@ -73,7 +80,7 @@ const parseArgs = (argv: ReadonlyArray<string>) => {
     } else throw new Error(`unknown argument ${arg}\n${usage}`)
   }
   if (batchSize > 100) throw new Error("--batch-size: a BatchWorkload allows at most 100")
-  return { nodes, batchSize, qps, burst, kcmQps, run: contenders.filter((c) => only.length === 0 || only.includes(c)) }
+  return { nodes, batchSize, qps, burst, kcmQps, rounds, run: contenders.filter((c) => only.length === 0 || only.includes(c)) }
 }
 
 const settings = (() => {
@@ -1005,6 +1012,41 @@ const targetsLine = (rows: ReadonlyArray<Row>, reference: Row | undefined, nodes
   ].join("; ")}`
 }
 
+/** The operator's makespan over client-go's, when both ran. */
+const makespanRatio = (rows: ReadonlyArray<Row>): number | undefined => {
+  const operator = rows.find((row) => row.contender === "operator")
+  const reference = rows.find((row) => row.contender === "client-go")
+  return operator !== undefined && reference !== undefined ? operator.makespan / reference.makespan : undefined
+}
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] ?? 0 : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
+}
+
+const roundsLine = (ratios: ReadonlyArray<number>): string => {
+  const middle = median(ratios)
+  return `makespan ratio to client-go by round: ${ratios.map((r) => `${r.toFixed(2)}x`).join(", ")}; median ${middle.toFixed(2)}x ` +
+    `(target ≤ 1.2x: ${middle <= 1.2 ? "met" : "MISSED"}), ${ratios.filter((r) => r <= 1.2).length} of ${ratios.length} rounds within it`
+}
+
+/** The row name a contender's run reports. */
+const rowName = (contender: Contender): string => (contender === "daemonset" ? "DaemonSet" : contender)
+
+const runContender = async (bench: Bench, contender: Contender, binary: string | undefined): Promise<Row> => {
+  say(`${contender}: running`)
+  const started = performance.now()
+  if (contender === "client-go" && binary === undefined) throw new Error("the client-go program was not built")
+  const row = contender === "operator"
+    ? await runOperator(bench, settings.batchSize)
+    : contender === "client-go" && binary !== undefined
+    ? await runClientGo(bench, binary, settings.batchSize)
+    : await runDaemonSet(bench)
+  say(`${contender}: done, cleaned up (${seconds(performance.now() - started).toFixed(0)} s in all)`)
+  return row
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main.
 
@@ -1049,16 +1091,20 @@ const main = async (): Promise<void> => {
       await new Promise((resolve) => setTimeout(resolve, 1_000))
     }
     await createNodes(cp, core, settings.nodes)
-    const rows: Array<Row> = []
-    for (const contender of settings.run) {
-      say(`${contender}: running`)
-      const started = performance.now()
-      if (contender === "operator") rows.push(await runOperator(bench, settings.batchSize))
-      else if (contender === "client-go" && binary !== undefined) rows.push(await runClientGo(bench, binary, settings.batchSize))
-      else if (contender === "daemonset") rows.push(await runDaemonSet(bench))
-      say(`${contender}: done, cleaned up (${seconds(performance.now() - started).toFixed(0)} s in all)`)
+    const ratios: Array<number> = []
+    for (let round = 1; round <= settings.rounds; round++) {
+      // Every other round in reverse order, so no contender always meets the API server first.
+      const order = round % 2 === 1 ? settings.run : [...settings.run].reverse()
+      if (settings.rounds > 1) say(`round ${round} of ${settings.rounds}: ${order.join(", ")}`)
+      const rows: Array<Row> = []
+      for (const contender of order) rows.push(await runContender(bench, contender, binary))
+      const inOrder = settings.run.flatMap((contender) => rows.filter((row) => row.contender === rowName(contender)))
+      if (settings.rounds > 1) console.log(`\nRound ${round} of ${settings.rounds} (${order.join(", ")}):`)
+      printTable(inOrder, settings.nodes, settings.batchSize)
+      const ratio = makespanRatio(inOrder)
+      if (ratio !== undefined) ratios.push(ratio)
     }
-    printTable(rows, settings.nodes, settings.batchSize)
+    if (settings.rounds > 1 && ratios.length > 0) console.log(`\n${roundsLine(ratios)}`)
     // The plugin's figure (issue: a 5,000-node status drawn within a second of arriving), in process.
     console.log(`\n${formatRenderFigure(measureStatusRender(Math.max(5000, settings.nodes)))}`)
   } finally {
