@@ -10,7 +10,7 @@ import {
   retryNodesAnnotation
 } from "../api/BatchWorkload.ts"
 import type { BatchWorkloadObject } from "../api/core.ts"
-import { type Notice, type Plan, planWorkload } from "../domain/plan.ts"
+import { makeVerdictMemo, type Notice, type Plan, planWorkload, type VerdictMemo } from "../domain/plan.ts"
 import { buildPod, podName, type Reporting, revision as podRevisionOf, uniquePodName, workloadImage, workloadRef, type WorkloadRef } from "../domain/pods.ts"
 import { alreadyRejected, podRejectedReason, podRejectedStatus, type PreflightTarget, preflightRetryMillis, preflightTarget } from "../domain/preflight.ts"
 import { parseRetryNodes } from "../domain/retryNodes.ts"
@@ -68,6 +68,8 @@ interface Memory {
   writtenJson: string
   /** The top-level fields of the status last written, which a later write must remove if it leaves them out. */
   writtenFields: ReadonlyArray<string>
+  /** The last pass's verdicts, so the next one judges only the nodes that changed (a cache: the plan is the same without it). */
+  readonly verdicts: VerdictMemo
 }
 
 const done: ReconcileResult = {}
@@ -145,7 +147,7 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
     const uid = workload.metadata.uid ?? ""
     const known = memories.get(key)
     if (known !== undefined && known.uid === uid) return known
-    const fresh: Memory = { key, uid, record: undefined, writtenFrom: undefined, writtenAs: undefined, writtenJson: "", writtenFields: [] }
+    const fresh: Memory = { key, uid, record: undefined, writtenFrom: undefined, writtenAs: undefined, writtenJson: "", writtenFields: [], verdicts: makeVerdictMemo() }
     memories.set(key, fresh)
     return fresh
   }
@@ -385,7 +387,8 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
           const plain = podName(ref.name, nodeName)
           return deployer.nameIsFree(ref.namespace, plain, ref.uid) ? plain : uniquePodName(ref.name, nodeName, ref.uid)
         },
-        retryNodes: retryNodes !== undefined ? { ...retryNodes, handled: retryNodesHandled } : undefined
+        retryNodes: retryNodes !== undefined ? { ...retryNodes, handled: retryNodesHandled } : undefined,
+        memo: memory.verdicts
       })
       const statusInput: StatusInput = {
         generation,

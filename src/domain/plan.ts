@@ -46,6 +46,12 @@ export interface PlanInput {
    * attempts are forgotten and they start again from attempt 1.
    */
   readonly retryNodes?: (RetryNodes & { readonly handled: boolean }) | undefined
+  /**
+   * The workload's verdicts from its earlier passes (see `VerdictMemo`): with
+   * it, a pass judges again only the nodes whose node, pods or record entry
+   * changed. The plan is the same with or without it.
+   */
+  readonly memo?: VerdictMemo | undefined
 }
 
 /** Something worth an Event or a log line: a node's outcome changed. */
@@ -94,12 +100,87 @@ interface Verdict {
   readonly inFlight?: Pod
 }
 
+/** A node's verdict and everything it was judged from, compared by identity when the node comes up again. */
+interface Judged {
+  readonly decision: NodeDecision
+  readonly entry: NodeStatus | undefined
+  readonly current: Pod | undefined
+  readonly creating: Pod | undefined
+  readonly outdated: Pod | undefined
+  readonly all: ReadonlyArray<Pod>
+  readonly verdict: Verdict
+}
+
+/**
+ * One workload's verdicts from its last pass, by node. A 1,000-node run plans
+ * hundreds of times, and between two passes only a few nodes change: the
+ * caches replace the objects of nodes and pods that changed and keep the
+ * others, and the record keeps an unchanged entry as the same object, so a
+ * node whose inputs are all the same objects as last time gets last time's
+ * verdict instead of a new one (no allocation for the rest of the fleet).
+ * Reused only when that is what judging again would give: the spec, revision
+ * and retry-nodes value are the same (`context`), the verdict announced
+ * nothing (notices belong to one pass), and the clock has not reached its
+ * `wakeAtMillis`, the one moment where time changes a verdict.
+ */
+export interface VerdictMemo {
+  context: string
+  readonly byNode: Map<string, Judged>
+}
+
+export const makeVerdictMemo = (): VerdictMemo => ({ context: "", byNode: new Map() })
+
+/** Everything besides the node's own inputs that judgeNode reads. */
+const judgeContext = (input: PlanInput) =>
+  JSON.stringify([input.revision, input.spec, input.retryNodes?.value, input.retryNodes?.handled])
+
+const sameInputs = (known: Judged, decision: NodeDecision, pods: NodePods, entry: NodeStatus | undefined) =>
+  known.decision === decision && known.entry === entry && known.current === pods.current &&
+  known.creating === pods.creating && known.outdated === pods.outdated && known.all.length === pods.all.length &&
+  sameElements(known.all, pods.all)
+
+const sameElements = <A>(a: ReadonlyArray<A>, b: ReadonlyArray<A>) => {
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false
+  return true
+}
+
+const stillHolds = (verdict: Verdict, nowMillis: number) =>
+  verdict.notices.length === 0 && (verdict.wakeAtMillis === undefined || nowMillis < verdict.wakeAtMillis)
+
+/** judgeNode, through the memo when there is one. */
+const judgeWith = (input: PlanInput, memo: VerdictMemo | undefined) =>
+(nodeName: string, decision: NodeDecision, pods: NodePods, entry: NodeStatus | undefined): Verdict => {
+  const known = memo?.byNode.get(nodeName)
+  if (known !== undefined && sameInputs(known, decision, pods, entry) && stillHolds(known.verdict, input.nowMillis)) return known.verdict
+  const verdict = judgeNode(input, nodeName, decision, pods, entry)
+  memo?.byNode.set(nodeName, { decision, entry, current: pods.current, creating: pods.creating, outdated: pods.outdated, all: pods.all, verdict })
+  return verdict
+}
+
+/** Opens the memo for this pass: forgotten when what every verdict depends on changed. */
+const memoFor = (input: PlanInput) => {
+  const memo = input.memo
+  if (memo === undefined) return undefined
+  const context = judgeContext(input)
+  if (memo.context !== context) {
+    memo.byNode.clear()
+    memo.context = context
+  }
+  return memo
+}
+
+/** Nodes the run no longer judges leave the memo, so it never holds more than the run's nodes. */
+const pruneMemo = (memo: VerdictMemo | undefined, judged: number, isJudged: (nodeName: string) => boolean) => {
+  if (memo === undefined || memo.byNode.size <= judged) return
+  for (const nodeName of memo.byNode.keys()) if (!isJudged(nodeName)) memo.byNode.delete(nodeName)
+}
+
 /** A node's pods of this workload: of this revision, of an older one, and whether any is terminating. */
 interface NodePods {
-  current?: Pod
+  current: Pod | undefined
   /** A pod of this node being created, not in the cache yet. */
-  creating?: Pod
-  outdated?: Pod
+  readonly creating: Pod | undefined
+  outdated: Pod | undefined
   terminating: boolean
   readonly all: Array<Pod>
 }
@@ -138,17 +219,28 @@ const isSettledFor = (spec: BatchWorkloadSpec, entry: NodeStatus | undefined) =>
 const answersRetry = (pod: Pod, nodeName: string, retryNodes: RetryNodes | undefined) =>
   retryNodes === undefined || !retryNodes.nodes.has(nodeName) || podRetryNodes(pod) === retryNodes.value
 
+/** Every field set from the start, so all of a pass's NodePods share one shape; `all` starts with its first pod (no empty array to grow). */
+const nodePods = (all: Array<Pod>, creating: Pod | undefined): NodePods => ({
+  current: undefined,
+  creating,
+  outdated: undefined,
+  terminating: false,
+  all
+})
+
 const podsByNode = (pods: ReadonlyArray<Pod>, creating: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
   const byNode = new Map<string, NodePods>()
-  for (const pod of creating) byNode.set(podNodeName(pod), { creating: pod, terminating: false, all: [] })
+  for (const pod of creating) byNode.set(podNodeName(pod), nodePods([], pod))
   for (const pod of pods) {
     const nodeName = podNodeName(pod)
-    const slot = byNode.get(nodeName) ?? { terminating: false, all: [] }
-    slot.all.push(pod)
+    let slot = byNode.get(nodeName)
+    if (slot === undefined) {
+      slot = nodePods([pod], undefined)
+      byNode.set(nodeName, slot)
+    } else slot.all.push(pod)
     if (pod.metadata.deletionTimestamp !== undefined) slot.terminating = true
     else if (podRevision(pod) === revision && answersRetry(pod, nodeName, retryNodes)) slot.current = pod
     else slot.outdated = pod
-    byNode.set(nodeName, slot)
   }
   return byNode
 }
@@ -433,6 +525,20 @@ export const chooseNodes = (
     return { chosen, unavailable, skipped, excluded, desired: names.length }
   }
 
+  if (spec.replicas === undefined) {
+    // Every matching node runs: one pass over the fleet, in node order, with nothing to rank.
+    for (const nodeName of sortedNames) {
+      const decision = decide(nodeName)
+      if (decision.departed) excluded.push(excludedBy(nodeName, decision))
+      else if (decision.shouldStart || committed(nodeName)) chosen.push({ nodeName, decision })
+      else {
+        skipped.push(excludedBy(nodeName, decision))
+        excluded.push(excludedBy(nodeName, decision))
+      }
+    }
+    return { chosen, unavailable, skipped, excluded, desired: chosen.length }
+  }
+
   const matching: Array<string> = []
   for (const nodeName of sortedNames) {
     const decision = decide(nodeName)
@@ -462,6 +568,26 @@ const forgetRetriedNodes = (input: PlanInput): PlanInput => {
   return { ...input, record: new Map([...input.record].filter(([nodeName]) => !retry.nodes.has(nodeName))) }
 }
 
+/** The earliest moment a verdict, the gate or the run's deadline is due; nothing of the verdicts once the run has ended. */
+const earliestWake = (
+  input: PlanInput,
+  gate: StartGate,
+  verdicts: ReadonlyArray<{ readonly verdict: Verdict }>,
+  departed: ReadonlyArray<Verdict>
+) => {
+  let earliest = Infinity
+  const consider = (millis: number | undefined) => {
+    if (millis !== undefined && millis < earliest) earliest = millis
+  }
+  if (gate._tag !== "Ended") {
+    for (const { verdict } of verdicts) consider(verdict.wakeAtMillis)
+    for (const verdict of departed) consider(verdict.wakeAtMillis)
+    consider(deadlineAt(input.spec, input.runStartedAtMillis))
+  }
+  if (gate._tag === "Held") consider(gate.untilMillis)
+  return earliest === Infinity ? undefined : earliest
+}
+
 /**
  * Decides, for every node, what the run has left to do there now: which
  * pods to create (never more than `batchSize` nodes in flight), which to
@@ -471,7 +597,7 @@ const forgetRetriedNodes = (input: PlanInput): PlanInput => {
 export const planWorkload = (given: PlanInput): Plan => {
   const input = forgetRetriedNodes(given)
   const byNode = podsByNode(input.pods, input.creating ?? [], input.revision, input.retryNodes)
-  const emptyPods: NodePods = { terminating: false, all: [] }
+  const emptyPods = nodePods([], undefined)
   const committed = (nodeName: string) => {
     const entry = input.record.get(nodeName)
     return byNode.has(nodeName) ||
@@ -479,14 +605,18 @@ export const planWorkload = (given: PlanInput): Plan => {
   }
   const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed, input.nodeNames)
   const chosenNames = new Set([...chosen.map((c) => c.nodeName), ...unavailable.map((u) => u.nodeName)])
+  const memo = memoFor(input)
+  const judge = judgeWith(input, memo)
 
   const verdicts = chosen.map(({ decision, nodeName }) => ({
     nodeName,
     decision,
-    verdict: judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
+    verdict: judge(nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
   }))
   const decide = nodeDecider(input.spec)
-  const departedNames = new Set([...input.record.keys(), ...byNode.keys()].filter((name) => !chosenNames.has(name)))
+  const departedNames = new Set<string>()
+  for (const nodeName of input.record.keys()) if (!chosenNames.has(nodeName)) departedNames.add(nodeName)
+  for (const nodeName of byNode.keys()) if (!chosenNames.has(nodeName)) departedNames.add(nodeName)
   const departed = [...departedNames].sort().map((nodeName) => {
     const own = decide(nodeName, input.nodes.get(nodeName))
     const decision: NodeDecision = own.departed
@@ -498,10 +628,16 @@ export const planWorkload = (given: PlanInput): Plan => {
         shouldContinueRunning: false,
         reason: own.reason ?? `node ${nodeName} is beyond the workload's replicas`
       }
-    return judgeNode(input, nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
+    return judge(nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
   })
+  pruneMemo(memo, chosen.length + departedNames.size, (nodeName) => chosenNames.has(nodeName) || departedNames.has(nodeName))
 
-  const failedNodes = verdicts.filter(({ verdict }) => verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0).length
+  let failedNodes = 0
+  let active = 0
+  for (const { verdict } of verdicts) {
+    if (verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0) failedNodes += 1
+    if (verdict.active) active += 1
+  }
   const gate = startGate({
     spec: input.spec,
     failedNodes,
@@ -510,7 +646,7 @@ export const planWorkload = (given: PlanInput): Plan => {
     nowMillis: input.nowMillis,
     window: input.window
   })
-  let free = input.spec.batchSize - verdicts.filter(({ verdict }) => verdict.active).length
+  let free = input.spec.batchSize - active
   const creates: Array<Plan["creates"][number]> = []
   const deletes: Array<Plan["deletes"][number]> = []
   const entries: Array<NodeStatus> = []
@@ -559,18 +695,11 @@ export const planWorkload = (given: PlanInput): Plan => {
 
   for (const verdict of departed) notices.push(...verdict.notices)
 
-  const all = [...verdicts.map((v) => v.verdict), ...departed]
-  const deadline = deadlineAt(input.spec, input.runStartedAtMillis)
-  const wakeTimes = [
-    ...(gate._tag === "Ended" ? [] : all.flatMap((verdict) => verdict.wakeAtMillis !== undefined ? [verdict.wakeAtMillis] : [])),
-    ...(gate._tag === "Held" && gate.untilMillis !== undefined ? [gate.untilMillis] : []),
-    ...(gate._tag !== "Ended" && deadline !== undefined ? [deadline] : [])
-  ]
   return {
     entries,
     creates,
     deletes,
-    wakeAtMillis: wakeTimes.length > 0 ? Math.min(...wakeTimes) : undefined,
+    wakeAtMillis: earliestWake(input, gate, verdicts, departed),
     desired,
     skipped: skipped.map((exclusion) => exclusion.reason),
     notices,

@@ -63,13 +63,24 @@ export const workloadPhase = (nodes: ReadonlyArray<NodeStatus>): WorkloadPhase =
 const listed = (reasons: ReadonlyArray<string>) =>
   reasons.slice(0, maxListedFailures).join("; ") + (reasons.length > maxListedFailures ? `; and ${reasons.length - maxListedFailures} more` : "")
 
+/** How many nodes are in each phase, and how many failed without an attempt (named nodes that cannot run): one loop over a fleet. */
+const tally = (nodes: ReadonlyArray<NodeStatus>) => {
+  const byPhase = new Map<NodeStatus["phase"], number>()
+  let unavailable = 0
+  for (const node of nodes) {
+    byPhase.set(node.phase, (byPhase.get(node.phase) ?? 0) + 1)
+    if (node.phase === "Failed" && node.attempts === 0) unavailable += 1
+  }
+  return { count: (phase: NodeStatus["phase"]) => byPhase.get(phase) ?? 0, unavailable }
+}
+
 export const summarize = (input: StatusInput): BatchWorkloadStatus => {
-  const count = (phase: NodeStatus["phase"]) => input.nodes.filter((node) => node.phase === phase).length
+  const { count, unavailable } = tally(input.nodes)
   const succeeded = count("Succeeded")
   const failed = count("Failed")
   const degraded = count("Degraded")
   const total = input.nodes.length - count("Cancelled")
-  const eligible = input.nodes.filter((node) => node.phase !== "Cancelled" && !(node.phase === "Failed" && node.attempts === 0)).length
+  const eligible = total - unavailable
   const gate = input.gate
   const fromNodes = workloadPhase(input.nodes)
   const phase: WorkloadPhase = fromNodes === "Running" && gate._tag === "Held"

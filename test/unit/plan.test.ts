@@ -4,8 +4,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { BatchWorkloadSpec, type NodeStatus } from "../../src/api/BatchWorkload.ts"
 import type { Node, Pod } from "../../src/api/core.ts"
-import { chooseNodes, type PlanInput, planWorkload } from "../../src/domain/plan.ts"
-import { buildPod } from "../../src/domain/pods.ts"
+import { chooseNodes, makeVerdictMemo, type Plan, type PlanInput, planWorkload } from "../../src/domain/plan.ts"
+import { buildPod, podNodeName } from "../../src/domain/pods.ts"
 import { parseRetryNodes } from "../../src/domain/retryNodes.ts"
 import { fakeNode } from "./support/FakeCluster.ts"
 
@@ -302,6 +302,104 @@ describe("retry-nodes: a new attempt for some nodes only", () => {
       assert.deepStrictEqual(result.deletes.map((d) => d.pod.metadata.name), row.deletes)
       assert.deepStrictEqual(result.creates.map((c) => `${c.nodeName}:${c.attempt}:${c.retryNodes ?? ""}`), row.creates)
       assert.deepStrictEqual(result.entries.map((e) => `${e.nodeName}:${e.phase}:${e.attempts}`), row.phases)
+    })
+  }
+})
+
+describe("the verdict memo: the same plans, with last pass's objects for nodes that did not change", () => {
+  /** A small deterministic generator, so every run of the test replays the same cluster history. */
+  const generator = (seed: number) => {
+    let state = seed
+    return () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+      return state / 2 ** 31
+    }
+  }
+  const sameEntry = (a: NodeStatus, b: NodeStatus) =>
+    a.phase === b.phase && a.attempts === b.attempts && a.podName === b.podName && a.message === b.message &&
+    a.nextAttemptTime === b.nextAttemptTime
+  const withStatus = (given: Pod, status: NonNullable<Pod["status"]>): Pod => ({ ...given, status })
+
+  /**
+   * A run over a cluster that changes under it: pods start, become Ready, fail, lose readiness or
+   * are deleted; nodes are cordoned, go NotReady, leave and come back; the clock moves in uneven
+   * steps past timeouts, soaks and backoffs. Each pass is planned twice, with the memo and
+   * without, and the Reconciler's way of keeping an unchanged entry as the same object is copied.
+   */
+  const simulate = (fields: Record<string, unknown>, seed: number) => {
+    const random = generator(seed)
+    const names = Array.from({ length: 12 }, (_, index) => `n${String(index).padStart(2, "0")}`)
+    const nodes = new Map(names.map((name) => [name, fakeNode(name)]))
+    const pods = new Map<string, Pod>()
+    const memo = makeVerdictMemo()
+    let record = new Map<string, NodeStatus>()
+    let nowMillis = 100_000
+    let reused = 0
+    let previous: Plan | undefined
+    for (let step = 0; step < 40; step++) {
+      const input: PlanInput = {
+        spec: spec(fields),
+        revision,
+        nodes: new Map(nodes),
+        pods: [...pods.values()],
+        record,
+        nowMillis,
+        runStartedAtMillis: 100_000,
+        retryDelayMillis: (retry) => retry * 3_000,
+        podNameFor: (nodeName) => `w-${nodeName}`
+      }
+      const memoized = planWorkload({ ...input, memo })
+      assert.deepStrictEqual(memoized, planWorkload(input), `seed ${seed}, pass ${step}`)
+      const before = new Set(previous?.entries ?? [])
+      reused += memoized.entries.filter((entry) => before.has(entry)).length
+      previous = memoized
+
+      record = new Map(memoized.entries.map((entry) => {
+        const known = record.get(entry.nodeName)
+        return [entry.nodeName, known !== undefined && sameEntry(known, entry) ? known : entry]
+      }))
+      for (const { pod: gone } of memoized.deletes) pods.delete(podNodeName(gone))
+      for (const target of memoized.creates) {
+        const created = buildPod(ref, input.spec, target, revision)
+        pods.set(target.nodeName, {
+          ...created,
+          metadata: { ...created.metadata, uid: `pod-${target.nodeName}-${step}`, creationTimestamp: new Date(nowMillis).toISOString() },
+          status: { phase: "Pending" }
+        })
+      }
+      for (const [nodeName, current] of pods) {
+        const roll = random()
+        const isReady = current.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
+        if (current.status?.phase === "Pending" && roll < 0.5) {
+          const at = new Date(nowMillis).toISOString()
+          pods.set(nodeName, withStatus(current, { phase: "Running", conditions: [{ type: "Ready", status: "True", lastTransitionTime: at }] }))
+        } else if (current.status?.phase === "Pending" && roll < 0.6) pods.set(nodeName, withStatus(current, running))
+        else if (current.status?.phase === "Pending" && roll < 0.7) pods.set(nodeName, withStatus(current, failed))
+        else if (isReady && roll < 0.05) pods.set(nodeName, withStatus(current, running))
+        else if (isReady && roll < 0.08) pods.delete(nodeName)
+      }
+      const roll = random()
+      const nodeName = names[Math.floor(random() * names.length)] ?? "n00"
+      if (roll < 0.08) nodes.set(nodeName, fakeNode(nodeName, { unschedulable: true }))
+      else if (roll < 0.16) nodes.set(nodeName, fakeNode(nodeName, { ready: false }))
+      else if (roll < 0.2) nodes.delete(nodeName)
+      else if (roll < 0.35) nodes.set(nodeName, fakeNode(nodeName))
+      nowMillis += 500 + Math.floor(random() * 6_000)
+    }
+    return reused
+  }
+
+  const specs = [
+    { name: "LongRunning, with a soak", fields: { mode: "LongRunning", batchSize: 3, maxRetries: 2, timeout: "20s", minReadySeconds: 5 } },
+    { name: "RunToCompletion", fields: { mode: "RunToCompletion", batchSize: 4, maxRetries: 1, timeout: "15s" } },
+    { name: "a failure budget and a replicas limit", fields: { batchSize: 2, maxRetries: 1, timeout: "10s", replicas: 8, failurePolicy: { maxFailedNodes: 2, action: "Abort" }, activeDeadlineSeconds: 90 } }
+  ]
+  for (const { fields, name } of specs) {
+    it(name, () => {
+      let reused = 0
+      for (let seed = 1; seed <= 15; seed++) reused += simulate(fields, seed)
+      // Entries carried over as the same objects: the memo was used, not merely harmless.
+      assert.isAbove(reused, 100)
     })
   }
 })
