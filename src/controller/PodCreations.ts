@@ -55,8 +55,10 @@ export const makePodCreations = (options: PodCreationsOptions): Effect.Effect<Po
     const unseen = (key: string, cached: ReadonlyArray<Pod>): ReadonlyArray<Pod> => {
       const creating = pending.get(key)
       if (creating === undefined || creating.size === 0) return []
-      const seen = new Set(cached.map((pod) => pod.metadata.name))
-      return [...creating.values()].filter((pod) => !seen.has(pod.metadata.name))
+      // Only the few names being created are collected, not the whole fleet's pods.
+      const seen = new Set<string>()
+      for (const pod of cached) if (creating.has(pod.metadata.name)) seen.add(pod.metadata.name)
+      return seen.size === creating.size ? [] : [...creating.values()].filter((pod) => !seen.has(pod.metadata.name))
     }
 
     const failed = (key: string, error: KubeApiError) =>
