@@ -80,6 +80,7 @@ const entriesByNode = (entries: ReadonlyArray<NodeStatus> | undefined) => {
   for (const entry of entries ?? []) record.set(entry.nodeName, entry)
   return record
 }
+
 const after = (millis: number): ReconcileResult => ({ requeueAfter: Duration.millis(Math.max(0, millis)) })
 const sooner = (a: ReconcileResult, b: ReconcileResult): ReconcileResult =>
   a.requeueAfter === undefined ? b : b.requeueAfter === undefined ? a : Duration.isLessThan(a.requeueAfter, b.requeueAfter) ? a : b

@@ -532,8 +532,9 @@ export const chooseNodes = (
       if (decision.departed) excluded.push(excludedBy(nodeName, decision))
       else if (decision.shouldStart || committed(nodeName)) chosen.push({ nodeName, decision })
       else {
-        skipped.push(excludedBy(nodeName, decision))
-        excluded.push(excludedBy(nodeName, decision))
+        const exclusion = excludedBy(nodeName, decision)
+        skipped.push(exclusion)
+        excluded.push(exclusion)
       }
     }
     return { chosen, unavailable, skipped, excluded, desired: chosen.length }
@@ -545,7 +546,7 @@ export const chooseNodes = (
     if (decision.departed) excluded.push(excludedBy(nodeName, decision))
     else matching.push(nodeName)
   }
-  const limit = spec.replicas ?? Infinity
+  const limit = spec.replicas
   const kept = new Set(matching.filter(committed).slice(0, limit))
   for (const nodeName of matching) {
     if (kept.has(nodeName)) continue
@@ -558,7 +559,7 @@ export const chooseNodes = (
   }
   for (const nodeName of matching) if (kept.has(nodeName)) chosen.push({ nodeName, decision: decide(nodeName) })
   excluded.sort((a, b) => a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0)
-  return { chosen, unavailable, skipped, excluded, desired: spec.replicas ?? chosen.length }
+  return { chosen, unavailable, skipped, excluded, desired: limit }
 }
 
 /** A new retry-nodes value: its nodes' entries are dropped from the record, so their run starts over. */
