@@ -3,7 +3,8 @@ import type { BatchWorkloadSpec, NodeStatus } from "../api/BatchWorkload.ts"
 import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeDecider, type NodeExclusion } from "./nodeDecision.ts"
-import { classifyPod, podAttempt, podNodeName, podRetryNodes, podRevision } from "./pods.ts"
+import { groupPods, makePodGrouping, type NodePods, noPods, type PodGrouping, type PodsByNode } from "./nodePods.ts"
+import { classifyPod, podAttempt } from "./pods.ts"
 import type { RetryNodes } from "./retryNodes.ts"
 import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
 import type { WindowState } from "./window.ts"
@@ -109,6 +110,8 @@ interface Judged {
   readonly outdated: Pod | undefined
   readonly all: ReadonlyArray<Pod>
   readonly verdict: Verdict
+  /** The pass that last judged the node (or reused its verdict): nodes not judged in the latest pass are not the run's any more. */
+  pass: number
 }
 
 /**
@@ -121,14 +124,18 @@ interface Judged {
  * Reused only when that is what judging again would give: the spec, revision
  * and retry-nodes value are the same (`context`), the verdict announced
  * nothing (notices belong to one pass), and the clock has not reached its
- * `wakeAtMillis`, the one moment where time changes a verdict.
+ * `wakeAtMillis`, the one moment where time changes a verdict. The pods'
+ * grouping by node is kept the same way (`PodGrouping`).
  */
 export interface VerdictMemo {
   context: string
+  /** Counts the passes, to tell the nodes judged in this one (`Judged.pass`) without a set of their names. */
+  pass: number
   readonly byNode: Map<string, Judged>
+  readonly pods: PodGrouping
 }
 
-export const makeVerdictMemo = (): VerdictMemo => ({ context: "", byNode: new Map() })
+export const makeVerdictMemo = (): VerdictMemo => ({ context: "", pass: 0, byNode: new Map(), pods: makePodGrouping() })
 
 /** Everything besides the node's own inputs that judgeNode reads. */
 const judgeContext = (input: PlanInput) =>
@@ -147,42 +154,38 @@ const sameElements = <A>(a: ReadonlyArray<A>, b: ReadonlyArray<A>) => {
 const stillHolds = (verdict: Verdict, nowMillis: number) =>
   verdict.notices.length === 0 && (verdict.wakeAtMillis === undefined || nowMillis < verdict.wakeAtMillis)
 
-/** judgeNode, through the memo when there is one. */
-const judgeWith = (input: PlanInput, memo: VerdictMemo | undefined) =>
+/** judgeNode, through the memo: last pass's verdict when the node's inputs are the same objects. */
+const judgeWith = (input: PlanInput, memo: VerdictMemo) =>
 (nodeName: string, decision: NodeDecision, pods: NodePods, entry: NodeStatus | undefined): Verdict => {
-  const known = memo?.byNode.get(nodeName)
-  if (known !== undefined && sameInputs(known, decision, pods, entry) && stillHolds(known.verdict, input.nowMillis)) return known.verdict
+  const known = memo.byNode.get(nodeName)
+  if (known !== undefined && sameInputs(known, decision, pods, entry) && stillHolds(known.verdict, input.nowMillis)) {
+    known.pass = memo.pass
+    return known.verdict
+  }
   const verdict = judgeNode(input, nodeName, decision, pods, entry)
-  memo?.byNode.set(nodeName, { decision, entry, current: pods.current, creating: pods.creating, outdated: pods.outdated, all: pods.all, verdict })
+  const { all, creating, current, outdated } = pods
+  memo.byNode.set(nodeName, { decision, entry, current, creating, outdated, all, verdict, pass: memo.pass })
   return verdict
 }
 
-/** Opens the memo for this pass: forgotten when what every verdict depends on changed. */
+const judgedThisPass = (memo: VerdictMemo, nodeName: string) => memo.byNode.get(nodeName)?.pass === memo.pass
+
+/** Opens the memo for this pass (a fresh one for a caller without): verdicts are forgotten when what every verdict depends on changed. */
 const memoFor = (input: PlanInput) => {
-  const memo = input.memo
-  if (memo === undefined) return undefined
+  const memo = input.memo ?? makeVerdictMemo()
   const context = judgeContext(input)
   if (memo.context !== context) {
     memo.byNode.clear()
     memo.context = context
   }
+  memo.pass += 1
   return memo
 }
 
 /** Nodes the run no longer judges leave the memo, so it never holds more than the run's nodes. */
-const pruneMemo = (memo: VerdictMemo | undefined, judged: number, isJudged: (nodeName: string) => boolean) => {
-  if (memo === undefined || memo.byNode.size <= judged) return
-  for (const nodeName of memo.byNode.keys()) if (!isJudged(nodeName)) memo.byNode.delete(nodeName)
-}
-
-/** A node's pods of this workload: of this revision, of an older one, and whether any is terminating. */
-interface NodePods {
-  current: Pod | undefined
-  /** A pod of this node being created, not in the cache yet. */
-  readonly creating: Pod | undefined
-  outdated: Pod | undefined
-  terminating: boolean
-  readonly all: Array<Pod>
+const pruneMemo = (memo: VerdictMemo, judged: number) => {
+  if (memo.byNode.size <= judged) return
+  for (const [nodeName, known] of memo.byNode) if (known.pass !== memo.pass) memo.byNode.delete(nodeName)
 }
 
 const creationMillis = (pod: Pod) => Date.parse(pod.metadata.creationTimestamp ?? "") || 0
@@ -214,36 +217,6 @@ const plural = (count: number, word: string) => `${count} ${word}${count === 1 ?
 const isSettledFor = (spec: BatchWorkloadSpec, entry: NodeStatus | undefined) =>
   spec.mode === "RunToCompletion" && entry !== undefined &&
   (entry.phase === "Succeeded" || (entry.phase === "Failed" && entry.attempts > 0))
-
-/** On a node named by retry-nodes, a pod made before that retry is outdated like one of an older revision. */
-const answersRetry = (pod: Pod, nodeName: string, retryNodes: RetryNodes | undefined) =>
-  retryNodes === undefined || !retryNodes.nodes.has(nodeName) || podRetryNodes(pod) === retryNodes.value
-
-/** Every field set from the start, so all of a pass's NodePods share one shape; `all` starts with its first pod (no empty array to grow). */
-const nodePods = (all: Array<Pod>, creating: Pod | undefined): NodePods => ({
-  current: undefined,
-  creating,
-  outdated: undefined,
-  terminating: false,
-  all
-})
-
-const podsByNode = (pods: ReadonlyArray<Pod>, creating: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
-  const byNode = new Map<string, NodePods>()
-  for (const pod of creating) byNode.set(podNodeName(pod), nodePods([], pod))
-  for (const pod of pods) {
-    const nodeName = podNodeName(pod)
-    let slot = byNode.get(nodeName)
-    if (slot === undefined) {
-      slot = nodePods([pod], undefined)
-      byNode.set(nodeName, slot)
-    } else slot.all.push(pod)
-    if (pod.metadata.deletionTimestamp !== undefined) slot.terminating = true
-    else if (podRevision(pod) === revision && answersRetry(pod, nodeName, retryNodes)) slot.current = pod
-    else slot.outdated = pod
-  }
-  return byNode
-}
 
 /** Decides what one node needs now; slots for new attempts are handed out afterwards, in node order. */
 const judgeNode = (
@@ -569,11 +542,29 @@ const forgetRetriedNodes = (input: PlanInput): PlanInput => {
   return { ...input, record: new Map([...input.record].filter(([nodeName]) => !retry.nodes.has(nodeName))) }
 }
 
+/**
+ * Nodes with a pod or a record entry that the run no longer covers (deleted,
+ * unselected, beyond replicas), by name: their attempts are cancelled.
+ */
+const departedNodes = (input: PlanInput, memo: VerdictMemo, byNode: PodsByNode, unavailable: ReadonlyArray<Exclusion>) => {
+  const named = new Set(unavailable.map((exclusion) => exclusion.nodeName))
+  const covered = (nodeName: string) => judgedThisPass(memo, nodeName) || named.has(nodeName)
+  const departed = new Set<string>()
+  for (const nodeName of input.record.keys()) if (!covered(nodeName)) departed.add(nodeName)
+  for (const nodeName of byNode.nodeNames()) if (!covered(nodeName)) departed.add(nodeName)
+  return [...departed].sort()
+}
+
+/** Pushes without a spread call: most verdicts have nothing to add, and a pass makes thousands of them. */
+const append = <A>(target: Array<A>, items: ReadonlyArray<A>) => {
+  for (const item of items) target.push(item)
+}
+
 /** The earliest moment a verdict, the gate or the run's deadline is due; nothing of the verdicts once the run has ended. */
 const earliestWake = (
   input: PlanInput,
   gate: StartGate,
-  verdicts: ReadonlyArray<{ readonly verdict: Verdict }>,
+  verdicts: ReadonlyArray<Verdict>,
   departed: ReadonlyArray<Verdict>
 ) => {
   let earliest = Infinity
@@ -581,7 +572,7 @@ const earliestWake = (
     if (millis !== undefined && millis < earliest) earliest = millis
   }
   if (gate._tag !== "Ended") {
-    for (const { verdict } of verdicts) consider(verdict.wakeAtMillis)
+    for (const verdict of verdicts) consider(verdict.wakeAtMillis)
     for (const verdict of departed) consider(verdict.wakeAtMillis)
     consider(deadlineAt(input.spec, input.runStartedAtMillis))
   }
@@ -597,28 +588,19 @@ const earliestWake = (
  */
 export const planWorkload = (given: PlanInput): Plan => {
   const input = forgetRetriedNodes(given)
-  const byNode = podsByNode(input.pods, input.creating ?? [], input.revision, input.retryNodes)
-  const emptyPods = nodePods([], undefined)
+  const memo = memoFor(input)
+  const byNode = groupPods(memo.pods, input.pods, input.creating ?? [], input.revision, input.retryNodes)
   const committed = (nodeName: string) => {
     const entry = input.record.get(nodeName)
     return byNode.has(nodeName) ||
       (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(input.spec, entry)))
   }
   const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed, input.nodeNames)
-  const chosenNames = new Set([...chosen.map((c) => c.nodeName), ...unavailable.map((u) => u.nodeName)])
-  const memo = memoFor(input)
   const judge = judgeWith(input, memo)
-
-  const verdicts = chosen.map(({ decision, nodeName }) => ({
-    nodeName,
-    decision,
-    verdict: judge(nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
-  }))
+  const verdicts: Array<Verdict> = []
+  for (const { decision, nodeName } of chosen) verdicts.push(judge(nodeName, decision, byNode.get(nodeName) ?? noPods, input.record.get(nodeName)))
   const decide = nodeDecider(input.spec)
-  const departedNames = new Set<string>()
-  for (const nodeName of input.record.keys()) if (!chosenNames.has(nodeName)) departedNames.add(nodeName)
-  for (const nodeName of byNode.keys()) if (!chosenNames.has(nodeName)) departedNames.add(nodeName)
-  const departed = [...departedNames].sort().map((nodeName) => {
+  const departed = departedNodes(input, memo, byNode, unavailable).map((nodeName) => {
     const own = decide(nodeName, input.nodes.get(nodeName))
     const decision: NodeDecision = own.departed
       ? own
@@ -629,13 +611,13 @@ export const planWorkload = (given: PlanInput): Plan => {
         shouldContinueRunning: false,
         reason: own.reason ?? `node ${nodeName} is beyond the workload's replicas`
       }
-    return judge(nodeName, decision, byNode.get(nodeName) ?? emptyPods, input.record.get(nodeName))
+    return judge(nodeName, decision, byNode.get(nodeName) ?? noPods, input.record.get(nodeName))
   })
-  pruneMemo(memo, chosen.length + departedNames.size, (nodeName) => chosenNames.has(nodeName) || departedNames.has(nodeName))
+  pruneMemo(memo, chosen.length + departed.length)
 
   let failedNodes = 0
   let active = 0
-  for (const { verdict } of verdicts) {
+  for (const verdict of verdicts) {
     if (verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0) failedNodes += 1
     if (verdict.active) active += 1
   }
@@ -653,16 +635,20 @@ export const planWorkload = (given: PlanInput): Plan => {
   const entries: Array<NodeStatus> = []
   const notices: Array<Notice> = []
   const maxAttempts = input.spec.maxRetries + 1
-  for (const { decision, nodeName, verdict } of verdicts) {
+  let index = 0
+  for (const { decision, nodeName } of chosen) {
+    // One verdict per chosen node, in the same order.
+    const verdict = verdicts[index++]
+    if (verdict === undefined) continue
     if (gate._tag === "Ended") {
       const ended = endRun(gate, nodeName, verdict)
-      deletes.push(...ended.deletes)
-      notices.push(...ended.notices)
+      append(deletes, ended.deletes)
+      append(notices, ended.notices)
       if (ended.entry !== undefined) entries.push(ended.entry)
       continue
     }
-    deletes.push(...verdict.deletes)
-    notices.push(...verdict.notices)
+    append(deletes, verdict.deletes)
+    append(notices, verdict.notices)
     const start = verdict.start
     if (start !== undefined && gate._tag === "Held" && verdict.entry !== undefined) {
       entries.push(holdEntry(verdict.entry, gate.message))
@@ -686,7 +672,7 @@ export const planWorkload = (given: PlanInput): Plan => {
   }
   for (const { nodeName, reason } of unavailable) entries.push({ nodeName, phase: "Failed", attempts: 0, message: reason })
   for (const verdict of departed) {
-    deletes.push(...verdict.deletes)
+    append(deletes, verdict.deletes)
     if (verdict.entry !== undefined) entries.push(verdict.entry)
   }
 
@@ -694,7 +680,7 @@ export const planWorkload = (given: PlanInput): Plan => {
   const order = new Map((input.spec.nodeNames ?? []).map((name, index) => [name, index]))
   if (order.size > 0) entries.sort((a, b) => (order.get(a.nodeName) ?? order.size) - (order.get(b.nodeName) ?? order.size))
 
-  for (const verdict of departed) notices.push(...verdict.notices)
+  for (const verdict of departed) append(notices, verdict.notices)
 
   return {
     entries,

@@ -28,7 +28,7 @@ export interface PreflightTarget {
  * nothing to check.
  */
 export const preflightTarget = (plan: Plan, record: ReadonlyMap<string, NodeStatus>, revision: string): PreflightTarget | undefined => {
-  if ([...record.values()].some((entry) => entry.attempts > 0)) return undefined
+  for (const entry of record.values()) if (entry.attempts > 0) return undefined
   const create = plan.creates[0]
   if (create !== undefined) return create
   const replaced: Pod | undefined = plan.deletes.find(({ pod }) => podRevision(pod) !== revision)?.pod
