@@ -420,6 +420,7 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
         revision,
         nodes: yield* selector.nodes,
         nodeNames: yield* selector.names,
+        nodesVersion: yield* selector.version,
         pods,
         creating: creations.unseen(memory.key, pods),
         record,

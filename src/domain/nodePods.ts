@@ -127,6 +127,7 @@ export const groupPods = (
   const creatingOn = new Map<string, Pod>()
   for (const pod of creating) creatingOn.set(podNodeName(pod), pod)
   const byNode = grouping.byNode
+  if (creatingOn.size === 0) return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), nodeNames: () => byNode.keys() }
   return {
     get: (nodeName) => {
       const pod = creatingOn.get(nodeName)

@@ -21,6 +21,11 @@ export interface PlanInput {
   readonly nodes: ReadonlyMap<string, Node>
   /** Their names in order, when the caller keeps them so (the cache does); else sorted here. */
   readonly nodeNames?: ReadonlyArray<string> | undefined
+  /**
+   * The node cache's change count (`Informer.version`), when the caller has
+   * one: with the memo, the same count lets a pass keep the last node choice.
+   */
+  readonly nodesVersion?: number | undefined
   /** The workload's own pods (by uid label). */
   readonly pods: ReadonlyArray<Pod>
   /**
@@ -133,9 +138,23 @@ export interface VerdictMemo {
   pass: number
   readonly byNode: Map<string, Judged>
   readonly pods: PodGrouping
+  choice: KeptChoice | undefined
 }
 
-export const makeVerdictMemo = (): VerdictMemo => ({ context: "", pass: 0, byNode: new Map(), pods: makePodGrouping() })
+export const makeVerdictMemo = (): VerdictMemo => ({ context: "", pass: 0, byNode: new Map(), pods: makePodGrouping(), choice: undefined })
+
+/**
+ * The last node choice, and everything it read besides the spec: the node
+ * cache's change count, and each node it asked whether it holds the run, with
+ * the answer. `chooseNodes` is deterministic, so when the nodes are the same
+ * and every answer it read is the same, choosing again would give this.
+ */
+interface KeptChoice {
+  readonly nodesVersion: number
+  readonly asked: ReadonlyArray<string>
+  readonly answers: ReadonlyArray<boolean>
+  readonly choice: NodeChoice
+}
 
 /** Everything besides the node's own inputs that judgeNode reads. */
 const judgeContext = (input: PlanInput) =>
@@ -176,6 +195,7 @@ const memoFor = (input: PlanInput) => {
   const context = judgeContext(input)
   if (memo.context !== context) {
     memo.byNode.clear()
+    memo.choice = undefined
     memo.context = context
   }
   memo.pass += 1
@@ -535,6 +555,31 @@ export const chooseNodes = (
   return { chosen, unavailable, skipped, excluded, desired: limit }
 }
 
+const sameAnswers = (kept: KeptChoice, committed: (nodeName: string) => boolean) => {
+  for (let index = 0; index < kept.asked.length; index++) {
+    if (committed(kept.asked[index] ?? "") !== kept.answers[index]) return false
+  }
+  return true
+}
+
+/** chooseNodes, or the memo's last choice when it would choose the same (see `KeptChoice`). */
+const chooseWith = (input: PlanInput, memo: VerdictMemo, committed: (nodeName: string) => boolean): NodeChoice => {
+  const version = input.nodesVersion
+  const kept = memo.choice
+  if (version !== undefined && kept?.nodesVersion === version && sameAnswers(kept, committed)) return kept.choice
+  const asked: Array<string> = []
+  const answers: Array<boolean> = []
+  const recorded = (nodeName: string) => {
+    const answer = committed(nodeName)
+    asked.push(nodeName)
+    answers.push(answer)
+    return answer
+  }
+  const choice = chooseNodes(input.spec, input.nodes, recorded, input.nodeNames)
+  memo.choice = version !== undefined ? { nodesVersion: version, asked, answers, choice } : undefined
+  return choice
+}
+
 /** A new retry-nodes value: its nodes' entries are dropped from the record, so their run starts over. */
 const forgetRetriedNodes = (input: PlanInput): PlanInput => {
   const retry = input.retryNodes
@@ -595,7 +640,7 @@ export const planWorkload = (given: PlanInput): Plan => {
     return byNode.has(nodeName) ||
       (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(input.spec, entry)))
   }
-  const { chosen, desired, skipped, unavailable } = chooseNodes(input.spec, input.nodes, committed, input.nodeNames)
+  const { chosen, desired, skipped, unavailable } = chooseWith(input, memo, committed)
   const judge = judgeWith(input, memo)
   const verdicts: Array<Verdict> = []
   for (const { decision, nodeName } of chosen) verdicts.push(judge(nodeName, decision, byNode.get(nodeName) ?? noPods, input.record.get(nodeName)))

@@ -13,6 +13,8 @@ export interface Informer<A> {
   readonly store: ReadonlyMap<string, A>
   /** The store's keys in sorted order, kept until a key comes or goes: a 5,000-node plan does not sort 5,000 names each pass. */
   readonly sortedKeys: () => ReadonlyArray<string>
+  /** Counts the changes the store has taken: the same count means the same objects. */
+  readonly version: () => number
   /** The objects whose index value (see `InformerOptions.indexBy`) is `value`. */
   readonly indexed: (value: string) => ReadonlyArray<A>
   /** Every change from the moment of subscription, for one reader that keeps up (the controller's event stream). */
@@ -65,6 +67,7 @@ export const makeInformer = <K extends Kind>(
     let resourceVersion = ""
     let needsList = true
     let sortedKeys: Array<string> | undefined
+    let version = 0
 
     const reindex = (key: string, before: A | undefined, after: A | undefined) => {
       if (options.indexBy === undefined) return
@@ -94,6 +97,7 @@ export const makeInformer = <K extends Kind>(
       const previous = store.get(key)
       if (previous !== undefined && previous.metadata.resourceVersion === object.metadata.resourceVersion) return
       if (previous === undefined) sortedKeys = undefined
+      version += 1
       store.set(key, object)
       reindex(key, previous, object)
       PubSub.publishUnsafe(changes, { type: "upsert", object, previous })
@@ -103,6 +107,7 @@ export const makeInformer = <K extends Kind>(
       const key = objectKey(raw.metadata)
       const known = store.get(key)
       if (known !== undefined) sortedKeys = undefined
+      version += 1
       store.delete(key)
       reindex(key, known, undefined)
       PubSub.publishUnsafe(changes, { type: "delete", object: known ?? transform(raw) })
@@ -194,6 +199,7 @@ export const makeInformer = <K extends Kind>(
       get: (key) => store.get(key),
       store,
       sortedKeys: () => (sortedKeys ??= [...store.keys()].sort()),
+      version: () => version,
       indexed: (value) => [...(index.get(value)?.values() ?? [])],
       changes: Effect.map(PubSub.subscribe(changes), (subscription) => Stream.fromSubscription(subscription)),
       synced: Deferred.await(synced),

@@ -8,6 +8,8 @@ export class NodeSelector extends Context.Service<NodeSelector, {
   readonly nodes: Effect.Effect<ReadonlyMap<string, Node>>
   /** Their names in order, kept by the cache until a node comes or goes. */
   readonly names: Effect.Effect<ReadonlyArray<string>>
+  /** Counts the node cache's changes: the same count means the same nodes, so a plan may keep its node choice. */
+  readonly version: Effect.Effect<number>
 }>()("batch-workload-operator/NodeSelector") {
   static readonly layer = Layer.effect(
     NodeSelector,
@@ -15,7 +17,8 @@ export class NodeSelector extends Context.Service<NodeSelector, {
       const { nodes } = yield* Caches
       return NodeSelector.of({
         nodes: Effect.sync(() => nodes.store),
-        names: Effect.sync(() => nodes.sortedKeys())
+        names: Effect.sync(() => nodes.sortedKeys()),
+        version: Effect.sync(() => nodes.version())
       })
     })
   )

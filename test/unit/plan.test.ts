@@ -334,6 +334,7 @@ describe("the verdict memo: the same plans, with last pass's objects for nodes t
     const memo = makeVerdictMemo()
     let record = new Map<string, NodeStatus>()
     let nowMillis = 100_000
+    let nodesVersion = 0
     let reused = 0
     let previous: Plan | undefined
     for (let step = 0; step < 40; step++) {
@@ -341,6 +342,7 @@ describe("the verdict memo: the same plans, with last pass's objects for nodes t
         spec: spec(fields),
         revision,
         nodes: new Map(nodes),
+        nodesVersion,
         pods: [...pods.values()],
         record,
         nowMillis,
@@ -380,6 +382,7 @@ describe("the verdict memo: the same plans, with last pass's objects for nodes t
       }
       const roll = random()
       const nodeName = names[Math.floor(random() * names.length)] ?? "n00"
+      if (roll < 0.35) nodesVersion += 1
       if (roll < 0.08) nodes.set(nodeName, fakeNode(nodeName, { unschedulable: true }))
       else if (roll < 0.16) nodes.set(nodeName, fakeNode(nodeName, { ready: false }))
       else if (roll < 0.2) nodes.delete(nodeName)
@@ -388,6 +391,19 @@ describe("the verdict memo: the same plans, with last pass's objects for nodes t
     }
     return reused
   }
+
+  it("a node choice kept while the nodes are the same still follows which nodes hold the run", () => {
+    const memo = makeVerdictMemo()
+    const nodes = [fakeNode("a"), fakeNode("b"), fakeNode("c")]
+    const first = plan({ replicas: 2, batchSize: 1 }, nodes, { memo, nodesVersion: 7 })
+    assert.deepStrictEqual(entries(first), ["a:Pending", "b:Pending"])
+    // Same nodes (same count), but c now holds a pod of the run (say, made before a restart): it keeps its place under replicas.
+    const more = { pods: [pod("c", ready)], nodesVersion: 7 }
+    const second = plan({ replicas: 2, batchSize: 1 }, nodes, { ...more, memo })
+    assert.deepStrictEqual(second, plan({ replicas: 2, batchSize: 1 }, nodes, more))
+    assert.deepStrictEqual(entries(second), ["a:Pending", "c:Succeeded"])
+    assert.deepStrictEqual(second.deletes, [])
+  })
 
   const specs = [
     { name: "LongRunning, with a soak", fields: { mode: "LongRunning", batchSize: 3, maxRetries: 2, timeout: "20s", minReadySeconds: 5 } },
