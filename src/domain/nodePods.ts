@@ -68,10 +68,12 @@ const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => 
   const changed = new Set<string>()
   let next = 0
   for (const pod of after) {
-    const name = pod.metadata.name
+    let old = before[next]
     // A pod of the old listing that is not this one's is gone (or out of place, which costs only a regrouping).
-    while (next < before.length && before[next]?.metadata.name !== name) changed.add(podNodeName(before[next++] as Pod))
-    const old = before[next]
+    while (old !== undefined && old.metadata.name !== pod.metadata.name) {
+      changed.add(podNodeName(old))
+      old = before[++next]
+    }
     if (old === undefined) changed.add(podNodeName(pod))
     else {
       next += 1
@@ -81,7 +83,7 @@ const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => 
       }
     }
   }
-  while (next < before.length) changed.add(podNodeName(before[next++] as Pod))
+  for (const gone of before.slice(next)) changed.add(podNodeName(gone))
   return changed
 }
 

@@ -151,8 +151,8 @@ export const makeVerdictMemo = (): VerdictMemo => ({ context: "", pass: 0, byNod
  */
 interface KeptChoice {
   readonly nodesVersion: number
-  readonly asked: ReadonlyArray<string>
-  readonly answers: ReadonlyArray<boolean>
+  /** Each node asked, with its answer, in the order asked. */
+  readonly asked: ReadonlyArray<readonly [nodeName: string, holdsRun: boolean]>
   readonly choice: NodeChoice
 }
 
@@ -556,9 +556,7 @@ export const chooseNodes = (
 }
 
 const sameAnswers = (kept: KeptChoice, committed: (nodeName: string) => boolean) => {
-  for (let index = 0; index < kept.asked.length; index++) {
-    if (committed(kept.asked[index] ?? "") !== kept.answers[index]) return false
-  }
+  for (const [nodeName, holdsRun] of kept.asked) if (committed(nodeName) !== holdsRun) return false
   return true
 }
 
@@ -567,16 +565,14 @@ const chooseWith = (input: PlanInput, memo: VerdictMemo, committed: (nodeName: s
   const version = input.nodesVersion
   const kept = memo.choice
   if (version !== undefined && kept?.nodesVersion === version && sameAnswers(kept, committed)) return kept.choice
-  const asked: Array<string> = []
-  const answers: Array<boolean> = []
+  const asked: Array<readonly [string, boolean]> = []
   const recorded = (nodeName: string) => {
-    const answer = committed(nodeName)
-    asked.push(nodeName)
-    answers.push(answer)
-    return answer
+    const holdsRun = committed(nodeName)
+    asked.push([nodeName, holdsRun])
+    return holdsRun
   }
   const choice = chooseNodes(input.spec, input.nodes, recorded, input.nodeNames)
-  memo.choice = version !== undefined ? { nodesVersion: version, asked, answers, choice } : undefined
+  memo.choice = version !== undefined ? { nodesVersion: version, asked, choice } : undefined
   return choice
 }
 
