@@ -480,29 +480,40 @@ const createNodes = async (cp: ControlPlane, core: k8s.CoreV1Api, count: number)
   say(`${count} kwok nodes Ready in ${seconds(performance.now() - started).toFixed(1)} s`)
   // kube-controller-manager's node lifecycle controller then takes each new node's not-ready taint
   // off and posts a RegisteredNode Event for it, at its client's QPS (--kcm-qps): wait for all of that, or
-  // it would land in the first contender's window (Event writes, load).
-  const settled = async (): Promise<{ readonly tainted: number; readonly registered: number }> => {
+  // it would land in the first contender's window (Event writes, load). It also LISTs pods, one
+  // LIST per new node, for a while after its Events stop (2,500 of them at 5,000 nodes, in the
+  // first contender's window before this waited for them).
+  const settled = async (): Promise<{ readonly tainted: number; readonly registered: number; readonly podLists: number }> => {
     const nodes = (await core.listNode({ labelSelector: nodeSelector })).items
     const events = (await core.listNamespacedEvent({ namespace: "default", fieldSelector: "reason=RegisteredNode" })).items
     const names = new Set(nodes.map((node) => node.metadata?.name))
     return {
       tainted: nodes.filter((node) => (node.spec?.taints ?? []).length > 0).length,
-      registered: events.filter((event) => names.has(event.involvedObject.name)).length
+      registered: events.filter((event) => names.has(event.involvedObject.name)).length,
+      podLists: total(await scrapeRequests(cp.kubeconfigPath), (l) => isList(l) && l["resource"] === "pods")
     }
   }
   const settleStarted = performance.now()
   // Its event broadcaster drops what overflows its queue (1,000 Events): at 5,000 nodes the count
-  // stops short of the node count for good, so a count that has not moved for a minute is done too.
+  // stops short of the node count for good, so a count that has not moved for a minute is done too,
+  // once its pod LISTs have stopped as well.
   let lastRegistered = -1
+  let lastPodLists = -1
   let movedAt = performance.now()
+  let listedAt = performance.now()
   try {
     await pollUntil("new nodes settled", 120_000 + count * 300, async () => {
-      const { tainted, registered } = await settled()
+      const { podLists, registered, tainted } = await settled()
       if (registered !== lastRegistered) {
         lastRegistered = registered
         movedAt = performance.now()
       }
-      return tainted === 0 && (registered >= count || performance.now() - movedAt > 60_000)
+      if (podLists !== lastPodLists) {
+        lastPodLists = podLists
+        listedAt = performance.now()
+      }
+      const listsStopped = performance.now() - listedAt > 20_000
+      return tainted === 0 && listsStopped && (registered >= count || performance.now() - movedAt > 60_000)
       // Each look lists every node and Event: at 5,000 nodes that is tens of MB, so look less often.
     }, Math.max(3_000, count * 2))
     const short = lastRegistered < count ? ` (${lastRegistered} of ${count} RegisteredNode Events: the count stopped there)` : ""

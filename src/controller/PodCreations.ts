@@ -57,7 +57,10 @@ export const makePodCreations = (options: PodCreationsOptions): Effect.Effect<Po
       if (creating === undefined || creating.size === 0) return []
       // Only the few names being created are collected, not the whole fleet's pods.
       const seen = new Set<string>()
-      for (const pod of cached) if (creating.has(pod.metadata.name)) seen.add(pod.metadata.name)
+      for (let index = 0; index < cached.length; index++) {
+        const name = cached[index]?.metadata.name
+        if (name !== undefined && creating.has(name)) seen.add(name)
+      }
       return seen.size === creating.size ? [] : [...creating.values()].filter((pod) => !seen.has(pod.metadata.name))
     }
 

@@ -79,7 +79,10 @@ const done: ReconcileResult = {}
 /** The run's node entries by node, built by a loop: a pass runs hundreds of times on a 1,000-node run. */
 const entriesByNode = (entries: ReadonlyArray<NodeStatus>) => {
   const record = new Map<string, NodeStatus>()
-  for (const entry of entries) record.set(entry.nodeName, entry)
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index]
+    if (entry !== undefined) record.set(entry.nodeName, entry)
+  }
   return record
 }
 
@@ -102,7 +105,10 @@ const nodeRecordOf = (memory: Memory, entries: ReadonlyArray<NodeStatus>) => {
     memory.recorded = { entries, byNode: entriesByNode(entries) }
     return memory.recorded.byNode
   }
-  for (const entry of entries) known.byNode.set(entry.nodeName, entry)
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index]
+    if (entry !== undefined) known.byNode.set(entry.nodeName, entry)
+  }
   known.entries = entries
   return known.byNode
 }

@@ -19,8 +19,8 @@ export const noPods: NodePods = { current: undefined, creating: undefined, outda
 export interface PodsByNode {
   readonly get: (nodeName: string) => NodePods | undefined
   readonly has: (nodeName: string) => boolean
-  /** Every node that has a pod, or a pod being created. */
-  readonly nodeNames: () => Iterable<string>
+  /** Calls `f` with every node that has a pod, or a pod being created (a callback: no iterator result per node). */
+  readonly forEachNodeName: (f: (nodeName: string) => void) => void
 }
 
 /**
@@ -67,7 +67,9 @@ const classify = (all: ReadonlyArray<Pod>, nodeName: string, revision: string, r
 const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => {
   const changed = new Set<string>()
   let next = 0
-  for (const pod of after) {
+  for (let index = 0; index < after.length; index++) {
+    const pod = after[index]
+    if (pod === undefined) continue
     let old = before[next]
     // A pod of the old listing that is not this one's is gone (or out of place, which costs only a regrouping).
     while (old !== undefined && old.metadata.name !== pod.metadata.name) {
@@ -83,7 +85,10 @@ const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => 
       }
     }
   }
-  for (const gone of before.slice(next)) changed.add(podNodeName(gone))
+  for (let index = next; index < before.length; index++) {
+    const gone = before[index]
+    if (gone !== undefined) changed.add(podNodeName(gone))
+  }
   return changed
 }
 
@@ -99,7 +104,9 @@ const update = (grouping: PodGrouping, pods: ReadonlyArray<Pod>, revision: strin
   grouping.pods = pods
   if (changed.size === 0) return
   const regrouped = new Map<string, Array<Pod>>()
-  for (const pod of pods) {
+  for (let index = 0; index < pods.length; index++) {
+    const pod = pods[index]
+    if (pod === undefined) continue
     const nodeName = podNodeName(pod)
     if (!changed.has(nodeName)) continue
     const all = regrouped.get(nodeName)
@@ -129,7 +136,7 @@ export const groupPods = (
   const creatingOn = new Map<string, Pod>()
   for (const pod of creating) creatingOn.set(podNodeName(pod), pod)
   const byNode = grouping.byNode
-  if (creatingOn.size === 0) return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), nodeNames: () => byNode.keys() }
+  if (creatingOn.size === 0) return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), forEachNodeName: (f) => byNode.forEach((_, nodeName) => f(nodeName)) }
   return {
     get: (nodeName) => {
       const pod = creatingOn.get(nodeName)
@@ -137,9 +144,11 @@ export const groupPods = (
       return pod === undefined ? known : { ...(known ?? noPods), creating: pod }
     },
     has: (nodeName) => byNode.has(nodeName) || creatingOn.has(nodeName),
-    nodeNames: function*() {
-      yield* byNode.keys()
-      for (const nodeName of creatingOn.keys()) if (!byNode.has(nodeName)) yield nodeName
+    forEachNodeName: (f) => {
+      byNode.forEach((_, nodeName) => f(nodeName))
+      creatingOn.forEach((_, nodeName) => {
+        if (!byNode.has(nodeName)) f(nodeName)
+      })
     }
   }
 }

@@ -520,7 +520,9 @@ export const chooseNodes = (
 
   if (spec.replicas === undefined) {
     // Every matching node runs: one pass over the fleet, in node order, with nothing to rank.
-    for (const nodeName of sortedNames) {
+    for (let index = 0; index < sortedNames.length; index++) {
+      const nodeName = sortedNames[index]
+      if (nodeName === undefined) continue
       const decision = decide(nodeName)
       if (decision.departed) excluded.push(excludedBy(nodeName, decision))
       else if (decision.shouldStart || committed(nodeName)) chosen.push({ nodeName, decision })
@@ -534,7 +536,9 @@ export const chooseNodes = (
   }
 
   const matching: Array<string> = []
-  for (const nodeName of sortedNames) {
+  for (let index = 0; index < sortedNames.length; index++) {
+    const nodeName = sortedNames[index]
+    if (nodeName === undefined) continue
     const decision = decide(nodeName)
     if (decision.departed) excluded.push(excludedBy(nodeName, decision))
     else matching.push(nodeName)
@@ -556,7 +560,10 @@ export const chooseNodes = (
 }
 
 const sameAnswers = (kept: KeptChoice, committed: (nodeName: string) => boolean) => {
-  for (const [nodeName, holdsRun] of kept.asked) if (committed(nodeName) !== holdsRun) return false
+  for (let index = 0; index < kept.asked.length; index++) {
+    const asked = kept.asked[index]
+    if (asked !== undefined && committed(asked[0]) !== asked[1]) return false
+  }
   return true
 }
 
@@ -591,14 +598,17 @@ const departedNodes = (input: PlanInput, memo: VerdictMemo, byNode: PodsByNode, 
   const named = new Set(unavailable.map((exclusion) => exclusion.nodeName))
   const covered = (nodeName: string) => judgedThisPass(memo, nodeName) || named.has(nodeName)
   const departed = new Set<string>()
-  for (const nodeName of input.record.keys()) if (!covered(nodeName)) departed.add(nodeName)
-  for (const nodeName of byNode.nodeNames()) if (!covered(nodeName)) departed.add(nodeName)
+  const consider = (nodeName: string) => {
+    if (!covered(nodeName)) departed.add(nodeName)
+  }
+  input.record.forEach((_, nodeName) => consider(nodeName))
+  byNode.forEachNodeName(consider)
   return [...departed].sort()
 }
 
 /** Pushes without a spread call: most verdicts have nothing to add, and a pass makes thousands of them. */
 const append = <A>(target: Array<A>, items: ReadonlyArray<A>) => {
-  for (const item of items) target.push(item)
+  for (let index = 0; index < items.length; index++) target.push(items[index] as A)
 }
 
 /** The earliest moment a verdict, the gate or the run's deadline is due; nothing of the verdicts once the run has ended. */
@@ -613,8 +623,8 @@ const earliestWake = (
     if (millis !== undefined && millis < earliest) earliest = millis
   }
   if (gate._tag !== "Ended") {
-    for (const verdict of verdicts) consider(verdict.wakeAtMillis)
-    for (const verdict of departed) consider(verdict.wakeAtMillis)
+    for (let index = 0; index < verdicts.length; index++) consider(verdicts[index]?.wakeAtMillis)
+    for (let index = 0; index < departed.length; index++) consider(departed[index]?.wakeAtMillis)
     consider(deadlineAt(input.spec, input.runStartedAtMillis))
   }
   if (gate._tag === "Held") consider(gate.untilMillis)
@@ -626,6 +636,12 @@ const earliestWake = (
  * pods to create (never more than `batchSize` nodes in flight), which to
  * delete, and what each node's status entry says. Read from the cluster and
  * the run's record alone, so a restarted operator plans exactly the same.
+ *
+ * Its loops over the fleet (here, in chooseNodes and in nodePods.ts) index
+ * arrays and walk maps with forEach rather than for-of: V8's middle tier
+ * (Maglev), where these functions run much of the time, allocates an
+ * iterator result for every for-of step, which at 5,000 nodes was 1.3 MB of
+ * garbage a pass (BENCHMARKS.md, session 13).
  */
 export const planWorkload = (given: PlanInput): Plan => {
   const input = forgetRetriedNodes(given)
@@ -639,7 +655,10 @@ export const planWorkload = (given: PlanInput): Plan => {
   const { chosen, desired, skipped, unavailable } = chooseWith(input, memo, committed)
   const judge = judgeWith(input, memo)
   const verdicts: Array<Verdict> = []
-  for (const { decision, nodeName } of chosen) verdicts.push(judge(nodeName, decision, byNode.get(nodeName) ?? noPods, input.record.get(nodeName)))
+  for (let index = 0; index < chosen.length; index++) {
+    const choice = chosen[index]
+    if (choice !== undefined) verdicts.push(judge(choice.nodeName, choice.decision, byNode.get(choice.nodeName) ?? noPods, input.record.get(choice.nodeName)))
+  }
   const decide = nodeDecider(input.spec)
   const departed = departedNodes(input, memo, byNode, unavailable).map((nodeName) => {
     const own = decide(nodeName, input.nodes.get(nodeName))
@@ -658,7 +677,9 @@ export const planWorkload = (given: PlanInput): Plan => {
 
   let failedNodes = 0
   let active = 0
-  for (const verdict of verdicts) {
+  for (let index = 0; index < verdicts.length; index++) {
+    const verdict = verdicts[index]
+    if (verdict === undefined) continue
     if (verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0) failedNodes += 1
     if (verdict.active) active += 1
   }
@@ -676,11 +697,12 @@ export const planWorkload = (given: PlanInput): Plan => {
   const entries: Array<NodeStatus> = []
   const notices: Array<Notice> = []
   const maxAttempts = input.spec.maxRetries + 1
-  let index = 0
-  for (const { decision, nodeName } of chosen) {
+  for (let index = 0; index < chosen.length; index++) {
     // One verdict per chosen node, in the same order.
-    const verdict = verdicts[index++]
-    if (verdict === undefined) continue
+    const choice = chosen[index]
+    const verdict = verdicts[index]
+    if (choice === undefined || verdict === undefined) continue
+    const { decision, nodeName } = choice
     if (gate._tag === "Ended") {
       const ended = endRun(gate, nodeName, verdict)
       append(deletes, ended.deletes)

@@ -56,7 +56,8 @@ export const workloadPhase = (nodes: ReadonlyArray<NodeStatus>): WorkloadPhase =
   let counted = false
   let failed = false
   let degraded = false
-  for (const { phase } of nodes) {
+  for (let index = 0; index < nodes.length; index++) {
+    const phase = nodes[index]?.phase
     if (phase === "Pending" || phase === "Running") return "Running"
     if (phase !== "Cancelled") counted = true
     if (phase === "Failed") failed = true
@@ -72,7 +73,9 @@ const listed = (reasons: ReadonlyArray<string>) =>
 const tally = (nodes: ReadonlyArray<NodeStatus>) => {
   const byPhase = new Map<NodeStatus["phase"], number>()
   let unavailable = 0
-  for (const node of nodes) {
+  for (let index = 0; index < nodes.length; index++) {
+    const node = nodes[index]
+    if (node === undefined) continue
     byPhase.set(node.phase, (byPhase.get(node.phase) ?? 0) + 1)
     if (node.phase === "Failed" && node.attempts === 0) unavailable += 1
   }

@@ -26,6 +26,16 @@ export const trimNode = (node: Node): Node => ({
   }
 })
 
+/** A trimmed node without its resourceVersion: what a node decision can read of it. */
+const nodeContent = (node: Node) => JSON.stringify([node.metadata.name, pick(node.metadata, metaFields.filter((field) => field !== "resourceVersion")), node.spec, node.status])
+
+/**
+ * Whether two trimmed nodes differ at most in resourceVersion. A status
+ * heartbeat changes only times the trim drops, so every decision taken from
+ * the stored node still holds for the new one.
+ */
+export const sameNodeContent = (stored: Node, next: Node): boolean => nodeContent(stored) === nodeContent(next)
+
 const ownAnnotations = [attemptAnnotation, revisionAnnotation, nodeAnnotation, retryNodesPodAnnotation, executionAnnotation] as const
 
 const trimContainer = (status: ContainerStatus): ContainerStatus => ({ name: status.name, ...pick(status, ["ready", "restartCount", "state"]) })

@@ -1,7 +1,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { BatchWorkloadObject, Node, Pod } from "../api/core.ts"
 import { managedByLabel, managerName, workloadUidLabel } from "../domain/pods.ts"
-import { trimNode, trimPod, trimWorkload } from "../domain/trim.ts"
+import { sameNodeContent, trimNode, trimPod, trimWorkload } from "../domain/trim.ts"
 import { type Informer, makeInformer } from "../kube/Informer.ts"
 
 /** Which namespaces the operator serves; `undefined` means all of them. */
@@ -29,7 +29,7 @@ export class Caches extends Context.Service<Caches, {
     Effect.gen(function*() {
       const namespace = yield* WatchNamespace
       const workloads = yield* makeInformer("batchworkloads", { namespace, transform: trimWorkload })
-      const nodes = yield* makeInformer("nodes", { transform: trimNode })
+      const nodes = yield* makeInformer("nodes", { transform: trimNode, sameContent: sameNodeContent })
       const pods = yield* makeInformer("pods", {
         namespace,
         labelSelector: `${managedByLabel}=${managerName}`,

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import type { Node } from "../../src/api/core.ts"
+import { sameNodeContent, trimNode } from "../../src/domain/trim.ts"
 import { makeInformer } from "../../src/kube/Informer.ts"
 import { KubeApiError, KubeClient, type WatchEvent } from "../../src/kube/KubeClient.ts"
 import { advanceUntil } from "./support/harness.ts"
@@ -78,5 +80,36 @@ describe("informer", () => {
       const keys = informer.sortedKeys()
       assert.deepStrictEqual(keys, ["a", "b"])
       assert.strictEqual(informer.sortedKeys(), keys, "an update that adds no key keeps the same list")
+    }).pipe(Effect.scoped))
+
+  it.effect("keeps the stored node through a status heartbeat, and takes the next change that a decision can see", () =>
+    Effect.gen(function*() {
+      // As a kubelet or kwok writes it: the heartbeat moves only lastHeartbeatTime, which the trimmed node drops.
+      const beat = (resourceVersion: string, status: string, lastHeartbeatTime: string): Node => {
+        const ready = { type: "Ready", status, lastHeartbeatTime }
+        return { ...versioned("a", resourceVersion), status: { conditions: [ready] } }
+      }
+      const after = (seconds: number, event: WatchEvent<Node>) =>
+        Stream.fromEffect(Effect.sleep(`${seconds} seconds`)).pipe(Stream.map(() => event))
+      const client = scriptedClient(
+        [[beat("1", "True", "10:00:00")]],
+        [Stream.concat(
+          after(1, { type: "MODIFIED", object: beat("2", "True", "10:05:00") }),
+          after(1, { type: "MODIFIED", object: beat("3", "False", "10:05:40") })
+        )],
+        []
+      )
+      const informer = yield* makeInformer("nodes", { transform: trimNode, sameContent: sameNodeContent }).pipe(
+        Effect.provideService(KubeClient, client)
+      )
+      yield* informer.synced
+      const stored = informer.get("a")
+      const version = informer.version()
+      yield* TestClock.adjust("1500 millis")
+      assert.strictEqual(informer.get("a"), stored, "the heartbeat kept the stored node")
+      assert.strictEqual(informer.version(), version, "the heartbeat is not counted as a change")
+      yield* advanceUntil(Effect.sync(() => informer.get("a")?.status?.conditions?.[0]?.status === "False"), "10 seconds")
+      assert.strictEqual(informer.version(), version + 1, "the readiness change is counted")
+      assert.strictEqual(informer.get("a")?.metadata.resourceVersion, "3")
     }).pipe(Effect.scoped))
 })
