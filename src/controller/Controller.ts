@@ -19,9 +19,12 @@ const workers = 4
  * cost a full plan of every node. Events that come while a pass runs wait for
  * it and are folded into one more pass anyway, so the delay only has to gather
  * a burst; every millisecond of it is added to each node's turnaround.
- * Spec changes, deadlines and retries are not delayed.
+ * Spec changes, deadlines and retries are not delayed. 100 ms rather than 50:
+ * on a 2-core AMD machine it halved the passes of a 1,000-node run (160
+ * instead of 250-310) and the makespan ratio to client-go went from 1.33x to
+ * 1.19x (BENCHMARKS.md, session 14), the CPU saved outweighing the wait.
  */
-const eventBatchDelay = Duration.millis(50)
+const eventBatchDelay = Duration.millis(100)
 
 const phaseOf = (workload: BatchWorkloadObject) => {
   const status = workload.status
