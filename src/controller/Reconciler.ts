@@ -72,6 +72,8 @@ interface Memory {
   readonly verdicts: VerdictMemo
   /** The node entries of the record by node, and the entries they were taken from (a cache, like `verdicts`). */
   recorded: { entries: ReadonlyArray<NodeStatus>; readonly byNode: Map<string, NodeStatus> }
+  /** The last pass's plan entries and the status entries stamped from them, place by place (a cache, like `verdicts`). */
+  stamped: { readonly planned: ReadonlyArray<NodeStatus>; readonly entries: ReadonlyArray<NodeStatus> }
 }
 
 const done: ReconcileResult = {}
@@ -86,28 +88,27 @@ const entriesByNode = (entries: ReadonlyArray<NodeStatus>) => {
   return record
 }
 
-const sameNodeOrder = (a: ReadonlyArray<NodeStatus>, b: ReadonlyArray<NodeStatus>) => {
-  if (a.length !== b.length) return false
-  for (let index = 0; index < a.length; index++) if (a[index]?.nodeName !== b[index]?.nodeName) return false
-  return true
-}
-
 /**
  * The run's node entries by node. Pass after pass the entries list the same
- * nodes in the same order, with a few entries changed: then last pass's map
- * takes the new entries in place (no new map of 5,000 nodes per pass), in
- * the same order and with the same result as building it anew.
+ * nodes in the same order, a few of them changed: then last pass's map takes
+ * the changed entries in place, found by identity (no new map of 5,000 nodes
+ * per pass, and the unchanged entries are not read), with the same result
+ * as building it anew.
  */
 const nodeRecordOf = (memory: Memory, entries: ReadonlyArray<NodeStatus>) => {
   const known = memory.recorded
   if (known.entries === entries) return known.byNode
-  if (!sameNodeOrder(known.entries, entries)) {
+  const rebuilt = () => {
     memory.recorded = { entries, byNode: entriesByNode(entries) }
     return memory.recorded.byNode
   }
+  if (known.entries.length !== entries.length) return rebuilt()
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index]
-    if (entry !== undefined) known.byNode.set(entry.nodeName, entry)
+    const old = known.entries[index]
+    if (entry === old) continue
+    if (entry === undefined || old === undefined || entry.nodeName !== old.nodeName) return rebuilt()
+    known.byNode.set(entry.nodeName, entry)
   }
   known.entries = entries
   return known.byNode
@@ -145,13 +146,39 @@ const unchanged = (entry: NodeStatus, before: NodeStatus) =>
   entry.message === before.message && entry.nextAttemptTime === before.nextAttemptTime
 
 /** Keeps a node entry's lastTransitionTime while its phase stays the same; an entry that did not change is the recorded one, not a copy. */
-const stampTransitions = (entries: ReadonlyArray<NodeStatus>, record: ReadonlyMap<string, NodeStatus>, now: string) =>
-  entries.map((entry) => {
-    const before = record.get(entry.nodeName)
-    if (before !== undefined && before.lastTransitionTime !== undefined && unchanged(entry, before)) return before
-    const since = before?.phase === entry.phase && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
-    return clip({ ...entry, lastTransitionTime: since })
-  })
+const stampEntry = (entry: NodeStatus, record: ReadonlyMap<string, NodeStatus>, now: string) => {
+  const before = record.get(entry.nodeName)
+  if (before !== undefined && before.lastTransitionTime !== undefined && unchanged(entry, before)) return before
+  const since = before?.phase === entry.phase && before.lastTransitionTime !== undefined ? before.lastTransitionTime : now
+  return clip({ ...entry, lastTransitionTime: since })
+}
+
+/**
+ * The pass's entries, stamped. When the record is what the last pass
+ * stamped, a plan entry that is the same object at the same place as last
+ * pass's gets last pass's stamped entry without being read (stamping it
+ * again would give an equal one): a 5,000-node pass reads only the entries
+ * that changed.
+ */
+const stampTransitions = (
+  memory: Memory,
+  entries: ReadonlyArray<NodeStatus>,
+  record: ReadonlyMap<string, NodeStatus>,
+  recordEntries: ReadonlyArray<NodeStatus> | undefined,
+  now: string
+) => {
+  const last = memory.stamped
+  const reusable = recordEntries === last.entries && entries.length === last.planned.length
+  const stamped: Array<NodeStatus> = []
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index]
+    if (entry === undefined) continue
+    const kept = reusable && entry === last.planned[index] ? last.entries[index] : undefined
+    stamped.push(kept ?? stampEntry(entry, record, now))
+  }
+  memory.stamped = { planned: entries, entries: stamped }
+  return stamped
+}
 
 /**
  * The level-based reconcile of one workload: read the workload, its nodes
@@ -196,7 +223,8 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
       writtenJson: "",
       writtenFields: [],
       verdicts: makeVerdictMemo(),
-      recorded: { entries: [], byNode: new Map() }
+      recorded: { entries: [], byNode: new Map() },
+      stamped: { planned: [], entries: [] }
     }
     memories.set(key, fresh)
     return fresh
@@ -418,7 +446,8 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
       const nowMillis = yield* Clock.currentTimeMillis
       const startedAt = previous?.revision === revision ? Date.parse(previous.startTime ?? "") : Number.NaN
       const runStartedAtMillis = Number.isNaN(startedAt) ? nowMillis : startedAt
-      const record = previous?.revision === revision ? nodeRecordOf(memory, previous.nodeStatus ?? []) : new Map<string, NodeStatus>()
+      const recordEntries = previous?.revision === revision ? previous.nodeStatus ?? [] : undefined
+      const record = recordEntries !== undefined ? nodeRecordOf(memory, recordEntries) : new Map<string, NodeStatus>()
       const delays = yield* retryDelays(spec)
       const pods = yield* deployer.podsOf(ref.uid)
       const plan = planWorkload({
@@ -430,6 +459,7 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
         pods,
         creating: creations.unseen(memory.key, pods),
         record,
+        recordEntries,
         nowMillis,
         runStartedAtMillis,
         window: spec.window !== undefined ? windowState(spec.window, nowMillis) : undefined,
@@ -448,7 +478,7 @@ export const makeReconciler = (options: ReconcilerOptions) => Effect.gen(functio
         handledRetryNodes: retryNodes?.value ?? previous?.handledRetryNodes,
         desired: plan.desired,
         skipped: plan.skipped,
-        nodes: stampTransitions(plan.entries, record, isoAt(nowMillis)),
+        nodes: stampTransitions(memory, plan.entries, record, recordEntries, isoAt(nowMillis)),
         previous,
         now: isoAt(nowMillis),
         gate: plan.gate

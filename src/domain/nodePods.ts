@@ -21,6 +21,12 @@ export interface PodsByNode {
   readonly has: (nodeName: string) => boolean
   /** Calls `f` with every node that has a pod, or a pod being created (a callback: no iterator result per node). */
   readonly forEachNodeName: (f: (nodeName: string) => void) => void
+  /**
+   * The nodes whose pods (not counting pods being created) differ from the
+   * listing the grouping was last brought up to date with; every node, when
+   * the grouping started over (a new revision or retry-nodes value).
+   */
+  readonly changed: ReadonlySet<string> | "all"
 }
 
 /**
@@ -70,6 +76,11 @@ const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => 
   for (let index = 0; index < after.length; index++) {
     const pod = after[index]
     if (pod === undefined) continue
+    // The same object in the same place, as nearly every pod of a pass is: nothing of it is read.
+    if (before[next] === pod) {
+      next += 1
+      continue
+    }
     let old = before[next]
     // A pod of the old listing that is not this one's is gone (or out of place, which costs only a regrouping).
     while (old !== undefined && old.metadata.name !== pod.metadata.name) {
@@ -92,17 +103,18 @@ const changedNodes = (before: ReadonlyArray<Pod>, after: ReadonlyArray<Pod>) => 
   return changed
 }
 
-/** Regroups the nodes whose pods changed since the grouping was made (all of them when the context changed). */
-const update = (grouping: PodGrouping, pods: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined) => {
+/** Regroups the nodes whose pods changed since the grouping was made (all of them when the context changed), and says which. */
+const update = (grouping: PodGrouping, pods: ReadonlyArray<Pod>, revision: string, retryNodes: RetryNodes | undefined): PodsByNode["changed"] => {
   const context = `${revision}\u0000${retryNodes?.value ?? ""}`
-  if (grouping.context !== context) {
+  const startsOver = grouping.context !== context
+  if (startsOver) {
     grouping.byNode.clear()
     grouping.pods = []
     grouping.context = context
   }
   const changed = changedNodes(grouping.pods, pods)
   grouping.pods = pods
-  if (changed.size === 0) return
+  if (changed.size === 0) return startsOver ? "all" : changed
   const regrouped = new Map<string, Array<Pod>>()
   for (let index = 0; index < pods.length; index++) {
     const pod = pods[index]
@@ -118,6 +130,7 @@ const update = (grouping: PodGrouping, pods: ReadonlyArray<Pod>, revision: strin
     if (all === undefined) grouping.byNode.delete(nodeName)
     else grouping.byNode.set(nodeName, classify(all, nodeName, revision, retryNodes))
   }
+  return startsOver ? "all" : changed
 }
 
 /**
@@ -132,12 +145,15 @@ export const groupPods = (
   revision: string,
   retryNodes: RetryNodes | undefined
 ): PodsByNode => {
-  update(grouping, pods, revision, retryNodes)
+  const changed = update(grouping, pods, revision, retryNodes)
   const creatingOn = new Map<string, Pod>()
   for (const pod of creating) creatingOn.set(podNodeName(pod), pod)
   const byNode = grouping.byNode
-  if (creatingOn.size === 0) return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), forEachNodeName: (f) => byNode.forEach((_, nodeName) => f(nodeName)) }
+  if (creatingOn.size === 0) {
+    return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), forEachNodeName: (f) => byNode.forEach((_, nodeName) => f(nodeName)), changed }
+  }
   return {
+    changed,
     get: (nodeName) => {
       const pod = creatingOn.get(nodeName)
       const known = byNode.get(nodeName)

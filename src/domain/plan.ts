@@ -4,9 +4,10 @@ import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeDecider, type NodeExclusion } from "./nodeDecision.ts"
 import { groupPods, makePodGrouping, type NodePods, noPods, type PodGrouping, type PodsByNode } from "./nodePods.ts"
-import { classifyPod, podAttempt } from "./pods.ts"
+import { classifyPod, podAttempt, podNodeName } from "./pods.ts"
 import type { RetryNodes } from "./retryNodes.ts"
 import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
+import { makeWakeHeap, type WakeHeap } from "./wakeHeap.ts"
 import type { WindowState } from "./window.ts"
 
 /**
@@ -37,6 +38,12 @@ export interface PlanInput {
   readonly creating?: ReadonlyArray<Pod> | undefined
   /** Node entries recorded for this run (same revision); empty for a new run. */
   readonly record: ReadonlyMap<string, NodeStatus>
+  /**
+   * The entries `record` was made from, in their order, when the caller has
+   * them (the status's nodeStatus): with the memo, a pass compares them with
+   * the last pass's, by identity, to find the few nodes whose entry changed.
+   */
+  readonly recordEntries?: ReadonlyArray<NodeStatus> | undefined
   readonly nowMillis: number
   /** When this run started (its status.startTime), for activeDeadlineSeconds. */
   readonly runStartedAtMillis: number
@@ -139,9 +146,18 @@ export interface VerdictMemo {
   readonly byNode: Map<string, Judged>
   readonly pods: PodGrouping
   choice: KeptChoice | undefined
+  /** What the last pass decided, node by node, when the next pass may judge only the nodes that changed (see `LastPass`). */
+  last: LastPass | undefined
 }
 
-export const makeVerdictMemo = (): VerdictMemo => ({ context: "", pass: 0, byNode: new Map(), pods: makePodGrouping(), choice: undefined })
+export const makeVerdictMemo = (): VerdictMemo => ({
+  context: "",
+  pass: 0,
+  byNode: new Map(),
+  pods: makePodGrouping(),
+  choice: undefined,
+  last: undefined
+})
 
 /**
  * The last node choice, and everything it read besides the spec: the node
@@ -196,6 +212,7 @@ const memoFor = (input: PlanInput) => {
   if (memo.context !== context) {
     memo.byNode.clear()
     memo.choice = undefined
+    memo.last = undefined
     memo.context = context
   }
   memo.pass += 1
@@ -632,16 +649,282 @@ const earliestWake = (
 }
 
 /**
+ * What a pass decided, node by node, kept so that the next pass can judge
+ * only the nodes whose inputs changed (`fastPass`). Kept only after a pass
+ * whose outcome is a plain list in node order: every node of the node choice
+ * has an entry, no node departed, none is named as unavailable, and new
+ * attempts may start (the gate is open). Anything else is planned in full.
+ */
+interface LastPass {
+  readonly choice: NodeChoice
+  /** Each chosen node's place in `choice.chosen`. */
+  readonly indexOf: ReadonlyMap<string, number>
+  /** The verdicts, by place. */
+  readonly verdicts: Array<Verdict>
+  /** The plan's entries, by place. */
+  entries: ReadonlyArray<NodeStatus>
+  recordEntries: ReadonlyArray<NodeStatus>
+  creating: ReadonlyMap<string, Pod>
+  /** Places to judge again next pass whatever changes: granted a slot or announcing something in this one. */
+  touched: ReadonlyArray<number>
+  failedNodes: number
+  active: number
+  /** Places whose verdict asks for a new attempt that needs a free slot, on a node that may start one. */
+  readonly waiting: SortedPlaces
+  /** Places whose verdict starts an attempt that holds its slot already (a retry that is due). */
+  readonly holding: SortedPlaces
+  /** Places whose verdict deletes pods: a full pass would ask again for these deletes every pass until they show. */
+  readonly deleting: SortedPlaces
+  readonly wakes: WakeHeap
+}
+
+/** A sorted set of places (small integers), walked in order. */
+interface SortedPlaces {
+  readonly items: Array<number>
+}
+
+const placeOf = (places: SortedPlaces, place: number) => {
+  let low = 0
+  let high = places.items.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if ((places.items[middle] ?? Infinity) < place) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+const setPlace = (places: SortedPlaces, place: number, member: boolean) => {
+  const at = placeOf(places, place)
+  const present = places.items[at] === place
+  if (member && !present) places.items.splice(at, 0, place)
+  else if (!member && present) places.items.splice(at, 1)
+}
+
+const isFailedForGood = (verdict: Verdict) => verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0
+const waitsForSlot = (verdict: Verdict, decision: NodeDecision) => verdict.start !== undefined && !verdict.start.held && decision.shouldStart
+const holdsSlot = (verdict: Verdict, decision: NodeDecision) => verdict.start !== undefined && verdict.start.held && decision.shouldStart
+
+/** The creating pods by node. */
+const creatingByNode = (creating: ReadonlyArray<Pod>) => {
+  const byNode = new Map<string, Pod>()
+  for (let index = 0; index < creating.length; index++) {
+    const pod = creating[index]
+    if (pod !== undefined) byNode.set(podNodeName(pod), pod)
+  }
+  return byNode
+}
+
+/** Whether the next pass may be planned from this one's outcome: the things `LastPass` leaves out cannot arise between two passes alone. */
+const incrementalApplies = (input: PlanInput) =>
+  input.recordEntries !== undefined && input.nodesVersion !== undefined && input.nodeNames !== undefined &&
+  input.spec.nodeNames === undefined && input.spec.replicas === undefined &&
+  (input.retryNodes === undefined || input.retryNodes.handled)
+
+/** The grant of a slot to a node whose verdict starts an attempt: its pod to create (or the old revision's to delete), and its entry. */
+const grantSlot = (
+  input: PlanInput,
+  nodeName: string,
+  verdict: Verdict,
+  start: NonNullable<Verdict["start"]>,
+  creates: Array<PodTarget>,
+  deletes: Array<Plan["deletes"][number]>
+): NodeStatus => {
+  const podName = start.replacing?.metadata.name ?? verdict.entry?.podName ?? input.podNameFor(nodeName)
+  if (start.replacing !== undefined) {
+    deletes.push({ pod: start.replacing, reason: "replaced by the new revision" })
+    return { nodeName, phase: "Pending", attempts: 0, podName, message: "replacing the previous revision's pod" }
+  }
+  const retryNodes = input.retryNodes?.nodes.has(nodeName) === true ? { retryNodes: input.retryNodes.value } : {}
+  creates.push({ nodeName, podName, attempt: start.attempt, ...retryNodes })
+  return { nodeName, phase: "Pending", attempts: start.attempt, podName, message: `attempt ${start.attempt} of ${input.spec.maxRetries + 1}: creating pod` }
+}
+
+/** Keeps this full pass's outcome for the next pass, when it is the plain kind `LastPass` holds. */
+const keepLastPass = (
+  input: PlanInput,
+  memo: VerdictMemo,
+  choice: NodeChoice,
+  verdicts: Array<Verdict>,
+  plan: Plan,
+  departed: number,
+  granted: ReadonlyArray<number>
+) => {
+  memo.last = undefined
+  const plain = incrementalApplies(input) && plan.gate._tag === "Open" && departed === 0 && choice.unavailable.length === 0 &&
+    plan.entries.length === choice.chosen.length
+  if (!plain) return
+  const indexOf = new Map<string, number>()
+  const waiting: SortedPlaces = { items: [] }
+  const holding: SortedPlaces = { items: [] }
+  const deleting: SortedPlaces = { items: [] }
+  const touched = [...granted]
+  let failedNodes = 0
+  let active = 0
+  for (let index = 0; index < choice.chosen.length; index++) {
+    const chosen = choice.chosen[index]
+    const verdict = verdicts[index]
+    if (chosen === undefined || verdict === undefined) return
+    indexOf.set(chosen.nodeName, index)
+    if (waitsForSlot(verdict, chosen.decision)) waiting.items.push(index)
+    if (holdsSlot(verdict, chosen.decision)) holding.items.push(index)
+    if (verdict.deletes.length > 0) deleting.items.push(index)
+    if (verdict.notices.length > 0) touched.push(index)
+    if (isFailedForGood(verdict)) failedNodes += 1
+    if (verdict.active) active += 1
+  }
+  memo.last = {
+    choice,
+    indexOf,
+    verdicts,
+    entries: plan.entries,
+    recordEntries: input.recordEntries ?? [],
+    creating: creatingByNode(input.creating ?? []),
+    touched,
+    failedNodes,
+    active,
+    waiting,
+    holding,
+    deleting,
+    wakes: makeWakeHeap(verdicts.length, (index) => verdicts[index]?.wakeAtMillis)
+  }
+}
+
+/**
+ * The places of the nodes whose inputs changed since the last pass: their
+ * pods, their pod being created, or their record entry (all found by
+ * identity, without reading the objects of the rest of the fleet), and the
+ * ones the last pass touched. Undefined when a change reaches beyond the
+ * node choice (a pod or an entry on a node the run does not cover), which
+ * a full pass handles.
+ */
+const changedPlaces = (input: PlanInput, last: LastPass, byNode: PodsByNode): Set<number> | undefined => {
+  if (byNode.changed === "all") return undefined
+  const places = new Set<number>(last.touched)
+  let beyond = false
+  const mark = (nodeName: string) => {
+    const place = last.indexOf.get(nodeName)
+    if (place === undefined) beyond = true
+    else places.add(place)
+  }
+  byNode.changed.forEach(mark)
+  const entries = input.recordEntries ?? []
+  const before = last.recordEntries
+  if (entries.length !== before.length) return undefined
+  for (let index = 0; index < entries.length; index++) {
+    const entry = entries[index]
+    const old = before[index]
+    if (entry === old) continue
+    if (entry !== undefined) mark(entry.nodeName)
+    if (old !== undefined) mark(old.nodeName)
+  }
+  const creating = creatingByNode(input.creating ?? [])
+  creating.forEach((pod, nodeName) => {
+    if (last.creating.get(nodeName) !== pod) mark(nodeName)
+  })
+  last.creating.forEach((_, nodeName) => {
+    if (!creating.has(nodeName)) mark(nodeName)
+  })
+  last.creating = creating
+  return beyond ? undefined : places
+}
+
+/**
+ * A pass that judges only the nodes whose inputs changed since the last one
+ * and takes the rest of the fleet's outcome from it as it stands: the same
+ * plan as a full pass (the verdict memo would give those nodes their last
+ * verdicts anyway), at a cost that follows the changes instead of the
+ * fleet. Undefined, with nothing kept, when a full pass is needed: the node
+ * choice changed, something fell due, many nodes changed, or the outcome
+ * is not the plain kind `LastPass` holds.
+ */
+const fastPass = (input: PlanInput, memo: VerdictMemo, choice: NodeChoice, byNode: PodsByNode): Plan | undefined => {
+  const last = memo.last
+  memo.last = undefined
+  if (last === undefined || last.choice !== choice || !incrementalApplies(input)) return undefined
+  if (last.wakes.earliest() <= input.nowMillis) return undefined
+  const changed = changedPlaces(input, last, byNode)
+  if (changed === undefined || changed.size > choice.chosen.length / 4) return undefined
+
+  const judge = judgeWith(input, memo)
+  const places = [...changed].sort((a, b) => a - b)
+  for (let index = 0; index < places.length; index++) {
+    const place = places[index] ?? 0
+    const chosen = choice.chosen[place]
+    const before = last.verdicts[place]
+    if (chosen === undefined || before === undefined) return undefined
+    const verdict = judge(chosen.nodeName, chosen.decision, byNode.get(chosen.nodeName) ?? noPods, input.record.get(chosen.nodeName))
+    if (verdict.entry === undefined) return undefined
+    last.verdicts[place] = verdict
+    last.failedNodes += (isFailedForGood(verdict) ? 1 : 0) - (isFailedForGood(before) ? 1 : 0)
+    last.active += (verdict.active ? 1 : 0) - (before.active ? 1 : 0)
+    setPlace(last.waiting, place, waitsForSlot(verdict, chosen.decision))
+    setPlace(last.holding, place, holdsSlot(verdict, chosen.decision))
+    setPlace(last.deleting, place, verdict.deletes.length > 0)
+    if (verdict.wakeAtMillis !== undefined) last.wakes.push(verdict.wakeAtMillis, place)
+  }
+  const gate = startGate({
+    spec: input.spec,
+    failedNodes: last.failedNodes,
+    totalNodes: last.verdicts.length,
+    runStartedAtMillis: input.runStartedAtMillis,
+    nowMillis: input.nowMillis,
+    window: input.window
+  })
+  if (gate._tag !== "Open") return undefined
+
+  const free = Math.max(0, input.spec.batchSize - last.active)
+  const grantedPlaces = new Set<number>([...last.holding.items, ...last.waiting.items.slice(0, free)])
+  const visits = [...new Set([...places, ...last.deleting.items, ...grantedPlaces])].sort((a, b) => a - b)
+  const entries = last.entries.slice()
+  const creates: Array<PodTarget> = []
+  const deletes: Array<Plan["deletes"][number]> = []
+  const notices: Array<Notice> = []
+  const touched: Array<number> = []
+  for (let index = 0; index < visits.length; index++) {
+    const place = visits[index] ?? 0
+    const verdict = last.verdicts[place]
+    const chosen = choice.chosen[place]
+    if (verdict === undefined || chosen === undefined) return undefined
+    append(deletes, verdict.deletes)
+    append(notices, verdict.notices)
+    if (verdict.notices.length > 0) touched.push(place)
+    const start = verdict.start
+    if (grantedPlaces.has(place) && start !== undefined) {
+      entries[place] = grantSlot(input, chosen.nodeName, verdict, start, creates, deletes)
+      touched.push(place)
+    } else if (verdict.entry !== undefined) entries[place] = verdict.entry
+  }
+  last.entries = entries
+  last.recordEntries = input.recordEntries ?? []
+  last.touched = touched
+  memo.last = last
+  const deadline = deadlineAt(input.spec, input.runStartedAtMillis) ?? Infinity
+  const wake = Math.min(last.wakes.earliest(), deadline)
+  return {
+    entries,
+    creates,
+    deletes,
+    wakeAtMillis: wake === Infinity ? undefined : wake,
+    desired: choice.desired,
+    skipped: choice.skipped.map((exclusion) => exclusion.reason),
+    notices,
+    gate
+  }
+}
+
+/**
  * Decides, for every node, what the run has left to do there now: which
  * pods to create (never more than `batchSize` nodes in flight), which to
  * delete, and what each node's status entry says. Read from the cluster and
  * the run's record alone, so a restarted operator plans exactly the same.
  *
- * Its loops over the fleet (here, in chooseNodes and in nodePods.ts) index
- * arrays and walk maps with forEach rather than for-of: V8's middle tier
- * (Maglev), where these functions run much of the time, allocates an
- * iterator result for every for-of step, which at 5,000 nodes was 1.3 MB of
- * garbage a pass (BENCHMARKS.md, session 13).
+ * With the memo, most passes are a `fastPass` over the few nodes that
+ * changed. The full pass's loops over the fleet (here, in chooseNodes and in
+ * nodePods.ts) index arrays and walk maps with forEach rather than for-of:
+ * V8's middle tier (Maglev), where these functions run much of the time,
+ * allocates an iterator result for every for-of step, which at 5,000 nodes
+ * was 1.3 MB of garbage a pass (BENCHMARKS.md, session 13).
  */
 export const planWorkload = (given: PlanInput): Plan => {
   const input = forgetRetriedNodes(given)
@@ -652,12 +935,18 @@ export const planWorkload = (given: PlanInput): Plan => {
     return byNode.has(nodeName) ||
       (entry !== undefined && entry.phase !== "Cancelled" && (entry.attempts > 0 || isSettledFor(input.spec, entry)))
   }
-  const { chosen, desired, skipped, unavailable } = chooseWith(input, memo, committed)
+  const choice = chooseWith(input, memo, committed)
+  return fastPass(input, memo, choice, byNode) ?? fullPass(input, memo, choice, byNode)
+}
+
+/** Every node judged (through the memo), slots handed out in node order, departed nodes cancelled. */
+const fullPass = (input: PlanInput, memo: VerdictMemo, choice: NodeChoice, byNode: PodsByNode): Plan => {
+  const { chosen, desired, skipped, unavailable } = choice
   const judge = judgeWith(input, memo)
   const verdicts: Array<Verdict> = []
   for (let index = 0; index < chosen.length; index++) {
-    const choice = chosen[index]
-    if (choice !== undefined) verdicts.push(judge(choice.nodeName, choice.decision, byNode.get(choice.nodeName) ?? noPods, input.record.get(choice.nodeName)))
+    const node = chosen[index]
+    if (node !== undefined) verdicts.push(judge(node.nodeName, node.decision, byNode.get(node.nodeName) ?? noPods, input.record.get(node.nodeName)))
   }
   const decide = nodeDecider(input.spec)
   const departed = departedNodes(input, memo, byNode, unavailable).map((nodeName) => {
@@ -680,7 +969,7 @@ export const planWorkload = (given: PlanInput): Plan => {
   for (let index = 0; index < verdicts.length; index++) {
     const verdict = verdicts[index]
     if (verdict === undefined) continue
-    if (verdict.entry?.phase === "Failed" && verdict.entry.attempts > 0) failedNodes += 1
+    if (isFailedForGood(verdict)) failedNodes += 1
     if (verdict.active) active += 1
   }
   const gate = startGate({
@@ -696,13 +985,13 @@ export const planWorkload = (given: PlanInput): Plan => {
   const deletes: Array<Plan["deletes"][number]> = []
   const entries: Array<NodeStatus> = []
   const notices: Array<Notice> = []
-  const maxAttempts = input.spec.maxRetries + 1
+  const granted: Array<number> = []
   for (let index = 0; index < chosen.length; index++) {
     // One verdict per chosen node, in the same order.
-    const choice = chosen[index]
+    const node = chosen[index]
     const verdict = verdicts[index]
-    if (choice === undefined || verdict === undefined) continue
-    const { decision, nodeName } = choice
+    if (node === undefined || verdict === undefined) continue
+    const { decision, nodeName } = node
     if (gate._tag === "Ended") {
       const ended = endRun(gate, nodeName, verdict)
       append(deletes, ended.deletes)
@@ -717,21 +1006,14 @@ export const planWorkload = (given: PlanInput): Plan => {
       entries.push(holdEntry(verdict.entry, gate.message))
       continue
     }
-    const granted = start !== undefined && decision.shouldStart && (start.held || free > 0)
-    if (!granted || start === undefined) {
+    const isGranted = start !== undefined && decision.shouldStart && (start.held || free > 0)
+    if (!isGranted || start === undefined) {
       if (verdict.entry !== undefined) entries.push(verdict.entry)
       continue
     }
     if (!start.held) free -= 1
-    const podName = start.replacing?.metadata.name ?? verdict.entry?.podName ?? input.podNameFor(nodeName)
-    if (start.replacing !== undefined) {
-      deletes.push({ pod: start.replacing, reason: "replaced by the new revision" })
-      entries.push({ nodeName, phase: "Pending", attempts: 0, podName, message: "replacing the previous revision's pod" })
-    } else {
-      const retryNodes = input.retryNodes?.nodes.has(nodeName) === true ? { retryNodes: input.retryNodes.value } : {}
-      creates.push({ nodeName, podName, attempt: start.attempt, ...retryNodes })
-      entries.push({ nodeName, phase: "Pending", attempts: start.attempt, podName, message: `attempt ${start.attempt} of ${maxAttempts}: creating pod` })
-    }
+    granted.push(index)
+    entries.push(grantSlot(input, nodeName, verdict, start, creates, deletes))
   }
   for (const { nodeName, reason } of unavailable) entries.push({ nodeName, phase: "Failed", attempts: 0, message: reason })
   for (const verdict of departed) {
@@ -745,7 +1027,7 @@ export const planWorkload = (given: PlanInput): Plan => {
 
   for (const verdict of departed) append(notices, verdict.notices)
 
-  return {
+  const plan: Plan = {
     entries,
     creates,
     deletes,
@@ -755,4 +1037,6 @@ export const planWorkload = (given: PlanInput): Plan => {
     notices,
     gate
   }
+  keepLastPass(input, memo, choice, verdicts, plan, departed.length, granted)
+  return plan
 }

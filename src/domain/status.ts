@@ -50,54 +50,61 @@ export interface StatusInput {
 
 const finalPhases: ReadonlySet<WorkloadPhase> = new Set(["Succeeded", "Failed", "Degraded"])
 
-/** The workload's phase from its nodes: running while any node is, then failed, degraded or succeeded. */
-export const workloadPhase = (nodes: ReadonlyArray<NodeStatus>): WorkloadPhase => {
-  // One loop, no copy: a 5,000-node run asks this on every pass.
-  let counted = false
-  let failed = false
-  let degraded = false
-  for (let index = 0; index < nodes.length; index++) {
-    const phase = nodes[index]?.phase
-    if (phase === "Pending" || phase === "Running") return "Running"
-    if (phase !== "Cancelled") counted = true
-    if (phase === "Failed") failed = true
-    if (phase === "Degraded") degraded = true
-  }
-  return !counted ? "Pending" : failed ? "Failed" : degraded ? "Degraded" : "Succeeded"
-}
-
-const listed = (reasons: ReadonlyArray<string>) =>
-  reasons.slice(0, maxListedFailures).join("; ") + (reasons.length > maxListedFailures ? `; and ${reasons.length - maxListedFailures} more` : "")
-
-/** How many nodes are in each phase, and how many failed without an attempt (named nodes that cannot run): one loop over a fleet. */
+/**
+ * How many nodes are in each phase, how many failed without an attempt
+ * (named nodes that cannot run), and the first few failed and degraded
+ * nodes with their total: one loop over a fleet, asked on every pass.
+ */
 const tally = (nodes: ReadonlyArray<NodeStatus>) => {
-  const byPhase = new Map<NodeStatus["phase"], number>()
+  const byPhase: Record<NodeStatus["phase"], number> = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0, Degraded: 0, Cancelled: 0, Skipped: 0 }
   let unavailable = 0
+  const failures: Array<string> = []
+  const degradations: Array<string> = []
   for (let index = 0; index < nodes.length; index++) {
     const node = nodes[index]
     if (node === undefined) continue
-    byPhase.set(node.phase, (byPhase.get(node.phase) ?? 0) + 1)
-    if (node.phase === "Failed" && node.attempts === 0) unavailable += 1
+    byPhase[node.phase] += 1
+    if (node.phase === "Failed") {
+      if (node.attempts === 0) unavailable += 1
+      if (failures.length < maxListedFailures) failures.push(`${node.nodeName}: ${node.message ?? "failed"}`)
+    }
+    if (node.phase === "Degraded" && degradations.length < maxListedFailures) degradations.push(`${node.nodeName}: ${node.message ?? "degraded"}`)
   }
-  return { count: (phase: NodeStatus["phase"]) => byPhase.get(phase) ?? 0, unavailable }
+  return { count: (phase: NodeStatus["phase"]) => byPhase[phase], unavailable, failures, degradations }
 }
 
+/** The workload's phase from its nodes: running while any node is, then failed, degraded or succeeded. */
+const phaseOf = (count: (phase: NodeStatus["phase"]) => number, nodes: number): WorkloadPhase =>
+  count("Pending") + count("Running") > 0
+    ? "Running"
+    : nodes === count("Cancelled")
+    ? "Pending"
+    : count("Failed") > 0
+    ? "Failed"
+    : count("Degraded") > 0
+    ? "Degraded"
+    : "Succeeded"
+
+/** The first few reasons, and how many more there are. */
+const listed = (reasons: ReadonlyArray<string>, total = reasons.length) =>
+  reasons.slice(0, maxListedFailures).join("; ") + (total > maxListedFailures ? `; and ${total - maxListedFailures} more` : "")
+
 export const summarize = (input: StatusInput): BatchWorkloadStatus => {
-  const { count, unavailable } = tally(input.nodes)
+  const { count, degradations, failures, unavailable } = tally(input.nodes)
   const succeeded = count("Succeeded")
   const failed = count("Failed")
   const degraded = count("Degraded")
   const total = input.nodes.length - count("Cancelled")
   const eligible = total - unavailable
   const gate = input.gate
-  const fromNodes = workloadPhase(input.nodes)
+  const fromNodes = phaseOf(count, input.nodes.length)
   const phase: WorkloadPhase = fromNodes === "Running" && gate._tag === "Held"
     ? gate.reason === "OutsideWindow" ? "Waiting" : "Paused"
     : fromNodes
   const heldFor = (reasons: ReadonlyArray<string>) => gate._tag === "Held" && reasons.includes(gate.reason)
 
-  const failureSummary = listed(input.nodes.filter((node) => node.phase === "Failed").map((node) => `${node.nodeName}: ${node.message ?? "failed"}`))
-  const degradedSummary = listed(input.nodes.filter((node) => node.phase === "Degraded").map((node) => `${node.nodeName}: ${node.message ?? "degraded"}`))
+  const failureSummary = listed(failures, failed)
+  const degradedSummary = listed(degradations, degraded)
   const observedGeneration = input.generation
   const insufficient = eligible < input.desired
   const condition = (type: string, holds: boolean, reason: string, message: string) =>

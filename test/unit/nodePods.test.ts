@@ -69,6 +69,7 @@ describe("grouping a workload's pods by node", () => {
     const kept = makePodGrouping()
     let listing: Array<Pod> = []
     let reusedNodes = 0
+    let previousRevision = "r1"
     for (let step = 0; step < 300; step++) {
       const next = [...listing]
       const roll = random()
@@ -87,12 +88,17 @@ describe("grouping a workload's pods by node", () => {
       } else if (roll < 0.9) next.reverse() // out of the cache's order: costs a regrouping, never a wrong one
       const revision = step < 150 ? "r1" : "r0"
       const before = new Map(nodeNames.map((name) => [name, kept.byNode.get(name)]))
+      const viewBefore = view(groupPods(makePodGrouping(), listing, [], previousRevision, undefined), nodeNames)
       const grouped = groupPods(kept, next, [], revision, undefined)
       const fresh = groupPods(makePodGrouping(), next, [], revision, undefined)
       assert.deepStrictEqual(view(grouped, nodeNames), view(fresh, nodeNames), `step ${step}`)
+      // Every node whose pods differ is named as changed: a pass judges only those again.
+      const differing = nodeNames.filter((name, index) => view(grouped, [name])[0] !== viewBefore[index])
+      if (grouped.changed !== "all") for (const name of differing) assert.isTrue(grouped.changed.has(name), `step ${step}: ${name}`)
       assert.deepStrictEqual(nodeNamesOf(grouped), nodeNamesOf(fresh), `step ${step}`)
       reusedNodes += nodeNames.filter((name) => before.get(name) !== undefined && before.get(name) === kept.byNode.get(name)).length
       listing = next
+      previousRevision = revision
     }
     // Most nodes keep last listing's object: the grouping is reused, not merely harmless.
     assert.isAbove(reusedNodes, 1_000)
