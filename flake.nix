@@ -113,7 +113,7 @@
             mkdir -p $app $out/bin
             cp dist/operator.mjs $app/
             makeWrapper ${nodejs}/bin/node $out/bin/batch-workload-operator \
-              --add-flags "--max-semi-space-size=4 --optimize-for-size $app/operator.mjs" \
+              --add-flags "--max-semi-space-size=1 --optimize-for-size $app/operator.mjs" \
               --set-default NODE_ENV production
             # kubectl bwl, bundled by the same script; on PATH as kubectl-bwl, kubectl finds it.
             cp dist/kubectl-bwl.mjs $app/

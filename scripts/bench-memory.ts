@@ -37,7 +37,7 @@ const residentMb = (pid: number) => {
 /** Starts the bundle, waits for /readyz, and samples its resident memory. */
 const measure = async (kubeconfig: string, bundle: string, flags: ReadonlyArray<string>) => {
   const [metricsPort, healthPort] = [await freePort(), await freePort()]
-  const operator = spawn(process.execPath, ["--max-semi-space-size=4", "--optimize-for-size", ...flags, bundle, "--metrics-port", String(metricsPort), "--health-port", String(healthPort), "--callback-port", "0"], {
+  const operator = spawn(process.execPath, ["--max-semi-space-size=1", "--optimize-for-size", ...flags, bundle, "--metrics-port", String(metricsPort), "--health-port", String(healthPort), "--callback-port", "0"], {
     env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: "Warn" },
     stdio: ["ignore", "inherit", "inherit"]
   })

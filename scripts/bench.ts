@@ -688,9 +688,9 @@ const runOperator = async (bench: Bench, batchSize: number): Promise<Row> => {
   const started = performance.now()
   const operator = track(spawn(
     process.execPath,
-    // As the image runs it (Dockerfile ENTRYPOINT): the bundle, a 4 MB young generation, V8's smaller heap growth.
+    // As the image runs it (Dockerfile ENTRYPOINT): the bundle, a 1 MB young generation, V8's smaller heap growth.
     [
-      "--max-semi-space-size=4",
+      "--max-semi-space-size=1",
       "--optimize-for-size",
       // BWO_BENCH_NODE_FLAGS adds Node/V8 flags, to weigh one before it goes into the Dockerfile (--no-X takes one out).
       ...(process.env["BWO_BENCH_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== ""),
