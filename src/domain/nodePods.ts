@@ -27,6 +27,8 @@ export interface PodsByNode {
    * the grouping started over (a new revision or retry-nodes value).
    */
   readonly changed: ReadonlySet<string> | "all"
+  /** The pods being created, by node. */
+  readonly creating: ReadonlyMap<string, Pod>
 }
 
 /**
@@ -150,10 +152,11 @@ export const groupPods = (
   for (const pod of creating) creatingOn.set(podNodeName(pod), pod)
   const byNode = grouping.byNode
   if (creatingOn.size === 0) {
-    return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), forEachNodeName: (f) => byNode.forEach((_, nodeName) => f(nodeName)), changed }
+    return { get: (nodeName) => byNode.get(nodeName), has: (nodeName) => byNode.has(nodeName), forEachNodeName: (f) => byNode.forEach((_, nodeName) => f(nodeName)), changed, creating: creatingOn }
   }
   return {
     changed,
+    creating: creatingOn,
     get: (nodeName) => {
       const pod = creatingOn.get(nodeName)
       const known = byNode.get(nodeName)

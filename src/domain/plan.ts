@@ -4,7 +4,7 @@ import type { Node, Pod } from "../api/core.ts"
 import { timeoutMessage } from "./errors.ts"
 import { type NodeDecision, nodeDecider, type NodeExclusion } from "./nodeDecision.ts"
 import { groupPods, makePodGrouping, type NodePods, noPods, type PodGrouping, type PodsByNode } from "./nodePods.ts"
-import { classifyPod, podAttempt, podNodeName } from "./pods.ts"
+import { classifyPod, podAttempt } from "./pods.ts"
 import type { RetryNodes } from "./retryNodes.ts"
 import { deadlineAt, isoAt, type StartGate, startGate } from "./rollout.ts"
 import { makeWakeHeap, type WakeHeap } from "./wakeHeap.ts"
@@ -705,16 +705,6 @@ const isFailedForGood = (verdict: Verdict) => verdict.entry?.phase === "Failed" 
 const waitsForSlot = (verdict: Verdict, decision: NodeDecision) => verdict.start !== undefined && !verdict.start.held && decision.shouldStart
 const holdsSlot = (verdict: Verdict, decision: NodeDecision) => verdict.start !== undefined && verdict.start.held && decision.shouldStart
 
-/** The creating pods by node. */
-const creatingByNode = (creating: ReadonlyArray<Pod>) => {
-  const byNode = new Map<string, Pod>()
-  for (let index = 0; index < creating.length; index++) {
-    const pod = creating[index]
-    if (pod !== undefined) byNode.set(podNodeName(pod), pod)
-  }
-  return byNode
-}
-
 /** Whether the next pass may be planned from this one's outcome: the things `LastPass` leaves out cannot arise between two passes alone. */
 const incrementalApplies = (input: PlanInput) =>
   input.recordEntries !== undefined && input.nodesVersion !== undefined && input.nodeNames !== undefined &&
@@ -745,6 +735,7 @@ const keepLastPass = (
   input: PlanInput,
   memo: VerdictMemo,
   choice: NodeChoice,
+  byNode: PodsByNode,
   verdicts: Array<Verdict>,
   plan: Plan,
   departed: number,
@@ -779,7 +770,7 @@ const keepLastPass = (
     verdicts,
     entries: plan.entries,
     recordEntries: input.recordEntries ?? [],
-    creating: creatingByNode(input.creating ?? []),
+    creating: byNode.creating,
     touched,
     failedNodes,
     active,
@@ -818,7 +809,7 @@ const changedPlaces = (input: PlanInput, last: LastPass, byNode: PodsByNode): Se
     if (entry !== undefined) mark(entry.nodeName)
     if (old !== undefined) mark(old.nodeName)
   }
-  const creating = creatingByNode(input.creating ?? [])
+  const creating = byNode.creating
   creating.forEach((pod, nodeName) => {
     if (last.creating.get(nodeName) !== pod) mark(nodeName)
   })
@@ -1037,6 +1028,6 @@ const fullPass = (input: PlanInput, memo: VerdictMemo, choice: NodeChoice, byNod
     notices,
     gate
   }
-  keepLastPass(input, memo, choice, verdicts, plan, departed.length, granted)
+  keepLastPass(input, memo, choice, byNode, verdicts, plan, departed.length, granted)
   return plan
 }
